@@ -1,0 +1,251 @@
+//! Builds Wharf's guest components (Rust crates compiled to `wasm32-wasip2`)
+//! from a build script.
+//!
+//! Both the `wharf` binary (which embeds the demo components) and the
+//! dev-only `wharf-test-artifacts` crate (which exposes every guest to the
+//! tests) call [`build_workspace`]. The nested `cargo` runs with its own target
+//! directory so it never contends with the outer build's lock, and every source
+//! file it read is reported with `rerun-if-changed` (from cargo's `.d` files),
+//! so editing a guest rebuilds exactly what depends on it.
+//!
+//! A guest that fails to build fails the outer build: tests must never run
+//! against stale or missing wasm.
+
+use std::collections::BTreeSet;
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The target every guest is built for.
+pub const TARGET: &str = "wasm32-wasip2";
+
+/// One built guest component.
+#[derive(Debug, Clone)]
+pub struct Guest {
+    /// The cargo package name, e.g. `hello`.
+    pub package: String,
+    /// Absolute path of the built `.wasm` component.
+    pub wasm: PathBuf,
+}
+
+/// Environment variables that cargo sets for build scripts and that must not
+/// leak into the nested build (they describe the host build, not the guest).
+const SCRUBBED_ENV: &[&str] = &[
+    "CARGO_ENCODED_RUSTFLAGS",
+    "RUSTFLAGS",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET",
+    "CARGO_MAKEFLAGS",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_PKG_NAME",
+    "RUSTC",
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "RUSTDOC",
+    "TARGET",
+    "HOST",
+    "OUT_DIR",
+    "PROFILE",
+    "OPT_LEVEL",
+    "DEBUG",
+    "NUM_JOBS",
+    "CARGO_LLVM_COV",
+    "LLVM_PROFILE_FILE",
+];
+
+/// The directory guests are built into: `<host target dir>/wasm-guests`.
+///
+/// `workspace_root` is the host workspace root (where `target/` lives unless
+/// `CARGO_TARGET_DIR` says otherwise).
+pub fn guest_target_dir(workspace_root: &Path) -> PathBuf {
+    let host_target = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { workspace_root.join(p) })
+        .unwrap_or_else(|| workspace_root.join("target"));
+    host_target.join("wasm-guests")
+}
+
+/// Builds `packages` (or every member when empty) of the guest workspace whose
+/// manifest is `manifest`, in release mode for [`TARGET`], and returns the
+/// built components in package order.
+///
+/// Panics with a message that says what to do when the build fails: this is
+/// meant to be called from build scripts, where a panic fails the build.
+pub fn build_workspace(manifest: &Path, target_dir: &Path, packages: &[&str]) -> Vec<Guest> {
+    ensure_target_installed();
+
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--release")
+        .arg("--locked")
+        .arg("--target")
+        .arg(TARGET)
+        .arg("--manifest-path")
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .arg("--message-format=short");
+    for package in packages {
+        cmd.arg("--package").arg(package);
+    }
+    for var in SCRUBBED_ENV {
+        cmd.env_remove(var);
+    }
+    for (key, _) in env::vars_os() {
+        if let Some(key) = key.to_str()
+            && key.starts_with("CARGO_CFG_")
+        {
+            cmd.env_remove(key);
+        }
+    }
+
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("failed to run cargo to build the guest components: {e}"));
+    if !status.success() {
+        panic!(
+            "building the guest components in {} failed (see the cargo output above); \
+             fix the guest, or run `rustup target add {TARGET}` if the target is missing",
+            manifest.display()
+        );
+    }
+
+    let members = if packages.is_empty() {
+        cdylib_members(manifest)
+    } else {
+        packages.iter().map(|p| p.to_string()).collect()
+    };
+    let out_dir = target_dir.join(TARGET).join("release");
+    let mut rerun = BTreeSet::new();
+    rerun.insert(manifest.to_path_buf());
+    rerun.insert(manifest.with_file_name("Cargo.lock"));
+    let mut guests = Vec::new();
+    for package in members {
+        let stem = package.replace('-', "_");
+        let wasm = out_dir.join(format!("{stem}.wasm"));
+        if !wasm.is_file() {
+            panic!(
+                "guest package `{package}` built but {} is missing; guests must be `cdylib` crates",
+                wasm.display()
+            );
+        }
+        let dep_file = out_dir.join(format!("{stem}.d"));
+        if let Ok(deps) = fs::read_to_string(&dep_file) {
+            rerun.extend(parse_dep_file(&deps));
+        }
+        guests.push(Guest { package, wasm });
+    }
+    for path in rerun {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+    guests
+}
+
+/// Asks cargo for the guest workspace's members and keeps those that build a
+/// component (crate-type `cdylib`).
+fn cdylib_members(manifest: &Path) -> Vec<String> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let output = Command::new(cargo)
+        .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
+        .arg(manifest)
+        .output()
+        .unwrap_or_else(|e| panic!("failed to run `cargo metadata`: {e}"));
+    if !output.status.success() {
+        panic!(
+            "`cargo metadata` failed for {}: {}",
+            manifest.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("`cargo metadata` printed invalid JSON: {e}"));
+    let mut members = Vec::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        let builds_component = package["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| t["crate_types"].as_array().into_iter().flatten().any(|c| c == "cdylib"));
+        if let (true, Some(name)) = (builds_component, package["name"].as_str()) {
+            members.push(name.to_string());
+        }
+    }
+    members.sort();
+    members
+}
+
+/// Parses a make-style dependency file (`out: dep dep ...`), which cargo
+/// writes next to each artifact; spaces in paths are escaped with `\`.
+fn parse_dep_file(contents: &str) -> Vec<PathBuf> {
+    let mut deps = Vec::new();
+    for line in contents.lines() {
+        let Some((_, rest)) = line.split_once(": ") else {
+            continue;
+        };
+        let mut current = String::new();
+        let mut chars = rest.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' if chars.peek() == Some(&' ') => {
+                    current.push(' ');
+                    chars.next();
+                }
+                ' ' => {
+                    if !current.is_empty() {
+                        deps.push(PathBuf::from(std::mem::take(&mut current)));
+                    }
+                }
+                _ => current.push(c),
+            }
+        }
+        if !current.is_empty() {
+            deps.push(PathBuf::from(current));
+        }
+    }
+    deps
+}
+
+/// rustup on these machines does not install a `rust-toolchain.toml` target
+/// when cargo runs, so add it here when the sysroot lacks it.
+fn ensure_target_installed() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let installed = sysroot
+        .map(|s| s.join("lib/rustlib").join(TARGET).is_dir())
+        .unwrap_or(false);
+    if installed {
+        return;
+    }
+    println!("cargo:warning=installing the {TARGET} target with rustup");
+    let status = Command::new("rustup").args(["target", "add", TARGET]).status();
+    match status {
+        Ok(s) if s.success() => {}
+        _ => panic!(
+            "the {TARGET} Rust target is not installed and `rustup target add {TARGET}` failed; \
+             install it by hand and build again"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dep_files_with_escaped_spaces() {
+        let deps = parse_dep_file("/t/a.wasm: /src/a.rs /src/my\\ dir/b.rs\n");
+        assert_eq!(
+            deps,
+            vec![PathBuf::from("/src/a.rs"), PathBuf::from("/src/my dir/b.rs")]
+        );
+    }
+}
