@@ -80,6 +80,12 @@ pub struct LogBuffer {
     tx: broadcast::Sender<LogLine>,
 }
 
+impl std::fmt::Debug for LogBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogBuffer").field("deployment", &self.deployment).finish()
+    }
+}
+
 impl LogBuffer {
     /// A buffer for `deployment` that keeps the last `capacity` lines.
     pub fn new(deployment: &str, capacity: usize) -> Arc<Self> {
@@ -107,7 +113,7 @@ impl LogBuffer {
             message: message.to_string(),
         };
         match source {
-            Source::Error | Source::Critical | Source::Host => tracing::warn!(
+            Source::Error | Source::Critical => tracing::warn!(
                 target: "wharf::guest", deployment = %self.deployment, version = %version,
                 source = ?source, context, "{message}"
             ),
@@ -314,7 +320,7 @@ mod tests {
     async fn lines_are_split_tagged_and_bounded() {
         let buffer = LogBuffer::new("svc", 3);
         let sink = LogSink::new(buffer.clone(), "abc123");
-        let mut out = sink.stream(Source::Stdout).async_stream();
+        let mut out = Box::into_pin(sink.stream(Source::Stdout).async_stream());
         out.write_all(b"one\ntw").await.unwrap();
         out.write_all(b"o\r\nthree\nfour\nfive").await.unwrap();
         drop(out);
@@ -329,7 +335,7 @@ mod tests {
     async fn long_lines_are_split_not_dropped() {
         let buffer = LogBuffer::new("svc", 100);
         let sink = LogSink::new(buffer.clone(), "v");
-        let mut out = sink.stream(Source::Stderr).async_stream();
+        let mut out = Box::into_pin(sink.stream(Source::Stderr).async_stream());
         out.write_all(&vec![b'x'; MAX_LINE * 2 + 5]).await.unwrap();
         drop(out);
         let total: usize = buffer.since(0, 100).iter().map(|l| l.message.len()).sum();

@@ -76,6 +76,14 @@ impl From<Name> for String {
     }
 }
 
+// `Name`'s derived `Hash` and `Eq` are those of its string, so maps keyed by
+// `Name` can be queried with `&str`.
+impl std::borrow::Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
