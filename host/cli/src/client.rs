@@ -623,6 +623,6 @@ mod tests {
     #[test]
     fn times() {
         assert_eq!(format_time(0), "1970-01-01 00:00:00Z");
-        assert_eq!(format_time(1_795_000_000_000), "2026-11-18 09:46:40Z");
+        assert_eq!(format_time(1_795_000_000_000), "2026-11-18 11:06:40Z");
     }
 }

@@ -78,7 +78,11 @@ pub struct ServeArgs {
 fn init_tracing(format: &str) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,cranelift=warn,wasmtime=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
     match format {
         "text" => builder.init(),
         "json" => builder.json().init(),
@@ -155,14 +159,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = builder.build().context("failed to start the async runtime")?;
     runtime.block_on(async move {
         let server = Server::start(config).await?;
+        for d in server.platform().live().all() {
+            eprintln!("  {:<20} http://{}{}", d.name.as_str(), server.ingress_addr(), d.route);
+        }
+        // Last, so scripts can wait for this line.
         eprintln!(
             "wharf: serving components on http://{} (admin API on http://{})",
             server.ingress_addr(),
             server.admin_addr()
         );
-        for d in server.platform().live().all() {
-            eprintln!("  {:<20} http://{}{}", d.name.as_str(), server.ingress_addr(), d.route);
-        }
         shutdown_signal().await;
         eprintln!("wharf: shutting down; letting in-flight requests finish");
         server.shutdown().await;

@@ -24,6 +24,9 @@ use wharf_spec::{DeploymentSpec, Name};
 pub(crate) struct AdminState {
     pub(crate) platform: Arc<Platform>,
     pub(crate) teams: Arc<Teams>,
+    /// Flips on shutdown; ends `--follow` streams so shutdown never waits
+    /// on a follower.
+    pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 type AppState = Arc<AdminState>;
@@ -185,7 +188,7 @@ async fn upload(
         ApiError::new(
             413,
             "too_large",
-            format!("the component is over {max} bytes, the most this server accepts (`wharf serve --max-upload`)"),
+            format!("the component is over {max} bytes; this server accepts at most {max} bytes (`wharf serve --max-upload`)"),
         )
     };
     if let Some(length) = headers
@@ -353,7 +356,11 @@ async fn logs(
                 }
             }
         });
-        Body::from_stream(head.chain(tail))
+        let mut shutdown = state.shutdown.clone();
+        let stop = async move {
+            let _ = shutdown.wait_for(|stopping| *stopping).await;
+        };
+        Body::from_stream(head.chain(tail).take_until(Box::pin(stop)))
     } else {
         Body::from_stream(head)
     };

@@ -180,6 +180,7 @@ impl Server {
         let app = admin::router(Arc::new(admin::AdminState {
             platform: platform.clone(),
             teams: teams.clone(),
+            shutdown: rx.clone(),
         }));
         let mut admin_rx = rx.clone();
         tasks.push(tokio::spawn(async move {

@@ -448,7 +448,7 @@ impl Platform {
                 413,
                 "too_large",
                 format!(
-                    "the component is {size} bytes; this server accepts at most {} (`wharf serve --max-upload`)",
+                    "the component is {size} bytes; this server accepts at most {} bytes (`wharf serve --max-upload`)",
                     self.settings.max_upload
                 ),
             ));
