@@ -6,6 +6,7 @@ mod deploys;
 mod foundation;
 mod harness;
 mod isolation;
+mod services;
 
 /// Every guest built from `components/` is used by a test.
 #[test]
