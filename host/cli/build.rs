@@ -16,7 +16,11 @@ fn wit_files(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
         if path.is_dir() {
             wit_files(&path, root, out);
         } else if path.extension().is_some_and(|e| e == "wit") {
-            let relative = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            let relative = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
             out.push((relative, path));
         }
     }
@@ -27,7 +31,11 @@ fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
 
     let target = wharf_guest_build::guest_target_dir(&root);
-    let guests = wharf_guest_build::build_workspace(&root.join("components/Cargo.toml"), &target, &["hello", "echo"]);
+    let guests = wharf_guest_build::build_workspace(
+        &root.join("components/Cargo.toml"),
+        &target,
+        &["hello", "echo"],
+    );
     for guest in guests {
         std::fs::copy(&guest.wasm, out.join(format!("{}.wasm", guest.package)))
             .unwrap_or_else(|e| panic!("failed to copy {}: {e}", guest.wasm.display()));
@@ -37,10 +45,16 @@ fn main() {
     println!("cargo:rerun-if-changed={}", wit.display());
     let mut files = Vec::new();
     wit_files(&wit, &wit, &mut files);
-    let mut code = String::from("/// Wharf's WIT, relative path and text.\npub const FILES: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// Wharf's WIT, relative path and text.\npub const FILES: &[(&str, &str)] = &[\n",
+    );
     for (relative, path) in files {
         println!("cargo:rerun-if-changed={}", path.display());
-        let _ = writeln!(code, "    ({relative:?}, include_str!({:?})),", path.display().to_string());
+        let _ = writeln!(
+            code,
+            "    ({relative:?}, include_str!({:?})),",
+            path.display().to_string()
+        );
     }
     code.push_str("];\n");
     std::fs::write(out.join("wit.rs"), code).expect("failed to write wit.rs");

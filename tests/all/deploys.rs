@@ -29,8 +29,19 @@ async fn digest(wharf: &Wharf, name: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn hot_swap_under_load_loses_nothing() {
     let wharf = Arc::new(Wharf::start().await);
-    let v1 = wharf.deploy(ALPHA, "svc", guests::SWAP_V1, None).await["digest"].as_str().unwrap().to_string();
-    let (status, body) = wharf.upload(ALPHA, "svc", guests::bytes(guests::SWAP_V2), "activate=false", None).await;
+    let v1 = wharf.deploy(ALPHA, "svc", guests::SWAP_V1, None).await["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, body) = wharf
+        .upload(
+            ALPHA,
+            "svc",
+            guests::bytes(guests::SWAP_V2),
+            "activate=false",
+            None,
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     let v2 = body["digest"].as_str().unwrap().to_string();
 
@@ -63,14 +74,20 @@ async fn hot_swap_under_load_loses_nothing() {
 
     let mut swaps = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while swaps < 10 || served[0].load(Ordering::Relaxed) + served[1].load(Ordering::Relaxed) < 3000 {
+    while swaps < 10 || served[0].load(Ordering::Relaxed) + served[1].load(Ordering::Relaxed) < 3000
+    {
         let (target, path, body) = match swaps % 3 {
             0 => (&v2, "activate", json!({ "version": v2 })),
             1 => (&v1, "rollback", json!({})),
             _ => (&v2, "activate", json!({ "version": &v2[..12] })),
         };
         let (status, view) = wharf
-            .admin(Method::POST, &format!("/v1/deployments/svc/{path}"), Some(ALPHA), Some(body))
+            .admin(
+                Method::POST,
+                &format!("/v1/deployments/svc/{path}"),
+                Some(ALPHA),
+                Some(body),
+            )
             .await;
         assert_eq!(status, 200, "{view}");
         assert_eq!(view["traffic"][0]["digest"].as_str().unwrap(), target);
@@ -78,22 +95,40 @@ async fn hot_swap_under_load_loses_nothing() {
         if swaps % 3 == 0 {
             // End each cycle back on v1.
             let (status, _) = wharf
-                .admin(Method::POST, "/v1/deployments/svc/activate", Some(ALPHA), Some(json!({ "version": v1 })))
+                .admin(
+                    Method::POST,
+                    "/v1/deployments/svc/activate",
+                    Some(ALPHA),
+                    Some(json!({ "version": v1 })),
+                )
                 .await;
             assert_eq!(status, 200);
         }
         tokio::time::sleep(Duration::from_millis(40)).await;
-        assert!(tokio::time::Instant::now() < deadline, "too slow: {served:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "too slow: {served:?}"
+        );
     }
     stop.store(true, Ordering::Relaxed);
     for worker in workers {
         let failures = worker.await.unwrap();
-        assert!(failures.is_empty(), "requests failed during swaps: {failures:?}");
+        assert!(
+            failures.is_empty(),
+            "requests failed during swaps: {failures:?}"
+        );
     }
     let (status, body) = slow.await.unwrap();
     assert_eq!(status, 200);
-    assert_eq!(version_of(&body), "v1", "the in-flight request must finish on the version it started on");
-    let (a, b) = (served[0].load(Ordering::Relaxed), served[1].load(Ordering::Relaxed));
+    assert_eq!(
+        version_of(&body),
+        "v1",
+        "the in-flight request must finish on the version it started on"
+    );
+    let (a, b) = (
+        served[0].load(Ordering::Relaxed),
+        served[1].load(Ordering::Relaxed),
+    );
     assert!(a > 0 && b > 0 && a + b >= 3000, "v1 {a}, v2 {b}");
     let view = wharf.show(ALPHA, "svc").await;
     assert!(view["swaps"].as_u64().unwrap() >= 10);
@@ -104,7 +139,14 @@ async fn restart_serves_the_same_versions_without_recompiling() {
     let wharf = Wharf::start().await;
     wharf.deploy(ALPHA, "a", guests::SWAP_V1, None).await;
     wharf.deploy(ALPHA, "a", guests::SWAP_V2, None).await;
-    wharf.deploy(ALPHA, "b", guests::HELLO, Some(json!({ "route": "/greet" }))).await;
+    wharf
+        .deploy(
+            ALPHA,
+            "b",
+            guests::HELLO,
+            Some(json!({ "route": "/greet" })),
+        )
+        .await;
     let before = wharf.show(ALPHA, "a").await;
     let cache = wharf.data.join("cache");
     let mtimes = |dir: &std::path::Path| {
@@ -126,10 +168,24 @@ async fn restart_serves_the_same_versions_without_recompiling() {
     assert_eq!(before["versions"].as_array().unwrap().len(), 2);
     assert_eq!(before["traffic"], after["traffic"]);
     assert_eq!(
-        before["versions"].as_array().unwrap().iter().map(|v| &v["digest"]).collect::<Vec<_>>(),
-        after["versions"].as_array().unwrap().iter().map(|v| &v["digest"]).collect::<Vec<_>>()
+        before["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| &v["digest"])
+            .collect::<Vec<_>>(),
+        after["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| &v["digest"])
+            .collect::<Vec<_>>()
     );
-    assert_eq!(mtimes(&cache), cached, "restart recompiled instead of loading the cache");
+    assert_eq!(
+        mtimes(&cache),
+        cached,
+        "restart recompiled instead of loading the cache"
+    );
 
     // Tamper with a cached artifact: it must be detected and rebuilt from the
     // stored component, never loaded.
@@ -146,7 +202,11 @@ async fn restart_serves_the_same_versions_without_recompiling() {
     std::fs::write(&artifact, &bytes).unwrap();
     let wharf = wharf.restart().await;
     assert_eq!(version_of(&wharf.get("/a").await.1), "v2");
-    assert_ne!(std::fs::read(&artifact).unwrap(), bytes, "the tampered artifact was kept");
+    assert_ne!(
+        std::fs::read(&artifact).unwrap(),
+        bytes,
+        "the tampered artifact was kept"
+    );
     wharf.stop().await;
 }
 
@@ -174,8 +234,15 @@ async fn kill_9_during_deploys_leaves_a_consistent_registry() {
         let mut p = Process::serve(&args).unwrap_or_else(|e| panic!("restart {round} failed: {e}"));
         // The body trickles in, so some kills land mid-upload, some during
         // the compile, some after the commit.
-        let bytes = if round % 2 == 0 { v2.clone() } else { v1.clone() };
-        let chunks: Vec<bytes::Bytes> = bytes.chunks(8 * 1024).map(bytes::Bytes::copy_from_slice).collect();
+        let bytes = if round % 2 == 0 {
+            v2.clone()
+        } else {
+            v1.clone()
+        };
+        let chunks: Vec<bytes::Bytes> = bytes
+            .chunks(8 * 1024)
+            .map(bytes::Bytes::copy_from_slice)
+            .collect();
         let stream = futures::stream::iter(chunks).then(|c| async move {
             tokio::time::sleep(Duration::from_millis(2)).await;
             Ok::<_, std::io::Error>(c)
@@ -204,11 +271,21 @@ async fn kill_9_during_deploys_leaves_a_consistent_registry() {
         .await
         .unwrap();
     let serving = view["traffic"][0]["digest"].as_str().unwrap();
-    assert!(view["versions"].as_array().unwrap().iter().any(|v| v["digest"] == serving));
+    assert!(
+        view["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["digest"] == serving)
+    );
     // No half-written file is left where a reader could take it.
     for sub in ["blobs/sha256", "cache"] {
         for entry in std::fs::read_dir(dir.path().join(sub)).unwrap().flatten() {
-            assert!(!entry.file_name().to_string_lossy().starts_with(".tmp-"), "leftover {:?}", entry.path());
+            assert!(
+                !entry.file_name().to_string_lossy().starts_with(".tmp-"),
+                "leftover {:?}",
+                entry.path()
+            );
         }
     }
 }
@@ -222,14 +299,63 @@ async fn bad_uploads_get_their_error_and_change_nothing() {
     let mut huge = b"\0asm\x0d\0\x01\0".to_vec();
     huge.resize(500_000, 0);
     let cases: Vec<(Vec<u8>, &str, Option<Value>, u16, &str, &str)> = vec![
-        (b"<html>not wasm</html>".to_vec(), "", None, 400, "not_wasm", "not a WebAssembly file"),
-        (b"\0asm\x01\0\0\0".to_vec(), "", None, 400, "core_module", "wasm32-wasip2"),
+        (
+            b"<html>not wasm</html>".to_vec(),
+            "",
+            None,
+            400,
+            "not_wasm",
+            "not a WebAssembly file",
+        ),
+        (
+            b"\0asm\x01\0\0\0".to_vec(),
+            "",
+            None,
+            400,
+            "core_module",
+            "wasm32-wasip2",
+        ),
         (huge, "", None, 413, "too_large", "at most 400000"),
-        (b"\0asm\x0d\0\x01\0garbage".to_vec(), "", None, 400, "invalid_component", "not valid"),
-        (guests::bytes(guests::SOCKETS_USER), "", None, 422, "unsupported_import", "wasi:sockets/"),
-        (guests::bytes(guests::KV_COUNTER), "", None, 422, "not_granted", "keyvalue = true"),
-        (guests::bytes(guests::FETCHER), "", None, 422, "not_granted", "outbound"),
-        (guests::bytes(guests::INERT), "", None, 422, "missing_export", "wasi:http/incoming-handler"),
+        (
+            b"\0asm\x0d\0\x01\0garbage".to_vec(),
+            "",
+            None,
+            400,
+            "invalid_component",
+            "not valid",
+        ),
+        (
+            guests::bytes(guests::ODD_IMPORT),
+            "",
+            None,
+            422,
+            "unsupported_import",
+            "`shout`",
+        ),
+        (
+            guests::bytes(guests::KV_COUNTER),
+            "",
+            None,
+            422,
+            "not_granted",
+            "keyvalue = true",
+        ),
+        (
+            guests::bytes(guests::FETCHER),
+            "",
+            None,
+            422,
+            "not_granted",
+            "outbound",
+        ),
+        (
+            guests::bytes(guests::INERT),
+            "",
+            None,
+            422,
+            "missing_export",
+            "wasi:http/incoming-handler",
+        ),
         (
             guests::bytes(guests::SWAP_V2),
             "sha256=0000000000000000000000000000000000000000000000000000000000000000",
@@ -238,9 +364,30 @@ async fn bad_uploads_get_their_error_and_change_nothing() {
             "digest_mismatch",
             "upload it again",
         ),
-        (guests::bytes(guests::SWAP_V2), "", Some(json!({ "limits": { "memroy": "1MiB" } })), 400, "invalid_spec", "memroy"),
-        (guests::bytes(guests::SWAP_V2), "", Some(json!({ "route": "/rpc/x" })), 400, "invalid_spec", "reserved"),
-        (guests::bytes(guests::SWAP_V2), "canary=100", None, 400, "invalid_canary", "1 to 99"),
+        (
+            guests::bytes(guests::SWAP_V2),
+            "",
+            Some(json!({ "limits": { "memroy": "1MiB" } })),
+            400,
+            "invalid_spec",
+            "memroy",
+        ),
+        (
+            guests::bytes(guests::SWAP_V2),
+            "",
+            Some(json!({ "route": "/rpc/x" })),
+            400,
+            "invalid_spec",
+            "reserved",
+        ),
+        (
+            guests::bytes(guests::SWAP_V2),
+            "canary=100",
+            None,
+            400,
+            "invalid_canary",
+            "1 to 99",
+        ),
     ];
     for (bytes, query, spec, status, code, text) in cases {
         let (got, body) = wharf.upload(ALPHA, "svc", bytes, query, spec).await;
@@ -248,12 +395,28 @@ async fn bad_uploads_get_their_error_and_change_nothing() {
         assert_eq!(body["error"]["code"], code, "{body}");
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains(text), "{code}: {message}");
-        assert_eq!(version_of(&wharf.get("/svc").await.1), "v1", "{code} changed what serves");
+        assert_eq!(
+            version_of(&wharf.get("/svc").await.1),
+            "v1",
+            "{code} changed what serves"
+        );
     }
-    let (status, body) = wharf.upload(ALPHA, "Not_A_Name", guests::bytes(guests::HELLO), "", None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_name")));
+    let (status, body) = wharf
+        .upload(ALPHA, "Not_A_Name", guests::bytes(guests::HELLO), "", None)
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_name"))
+    );
     let after = wharf.show(ALPHA, "svc").await;
-    let digests = |v: &Value| v["versions"].as_array().unwrap().iter().map(|v| v["digest"].clone()).collect::<Vec<_>>();
+    let digests = |v: &Value| {
+        v["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["digest"].clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(digests(&before), digests(&after));
     assert_eq!(before["traffic"], after["traffic"]);
     wharf.stop().await;
@@ -265,8 +428,16 @@ async fn teams_only_touch_their_own_deployments() {
     wharf.deploy(ALPHA, "svc", guests::SWAP_V1, None).await;
     let forbidden = [
         (Method::GET, "/v1/deployments/svc", None),
-        (Method::POST, "/v1/deployments/svc/rollback", Some(json!({}))),
-        (Method::POST, "/v1/deployments/svc/activate", Some(json!({ "version": "abc" }))),
+        (
+            Method::POST,
+            "/v1/deployments/svc/rollback",
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            "/v1/deployments/svc/activate",
+            Some(json!({ "version": "abc" })),
+        ),
         (Method::GET, "/v1/deployments/svc/logs", None),
         (Method::PUT, "/v1/deployments/svc", Some(json!({}))),
         (Method::DELETE, "/v1/deployments/svc", None),
@@ -276,18 +447,31 @@ async fn teams_only_touch_their_own_deployments() {
         assert_eq!(status, 403, "{method} {path}: {reply}");
         assert_eq!(reply["error"]["code"], "forbidden");
     }
-    let (status, _) = wharf.upload(BETA, "svc", guests::bytes(guests::SWAP_V2), "", None).await;
+    let (status, _) = wharf
+        .upload(BETA, "svc", guests::bytes(guests::SWAP_V2), "", None)
+        .await;
     assert_eq!(status, 403);
-    let (status, list) = wharf.admin(Method::GET, "/v1/deployments", Some(BETA), None).await;
+    let (status, list) = wharf
+        .admin(Method::GET, "/v1/deployments", Some(BETA), None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(list["deployments"], json!([]));
-    let (status, reply) = wharf.admin(Method::GET, "/v1/deployments", None, None).await;
-    assert_eq!((status, reply["error"]["code"].as_str()), (401, Some("unauthorized")));
-    let (status, _) = wharf.admin(Method::GET, "/v1/deployments", Some("not-a-token"), None).await;
+    let (status, reply) = wharf
+        .admin(Method::GET, "/v1/deployments", None, None)
+        .await;
+    assert_eq!(
+        (status, reply["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (status, _) = wharf
+        .admin(Method::GET, "/v1/deployments", Some("not-a-token"), None)
+        .await;
     assert_eq!(status, 401);
     // Still alpha's, still serving v1.
     assert_eq!(version_of(&wharf.get("/svc").await.1), "v1");
-    let (status, list) = wharf.admin(Method::GET, "/v1/deployments", Some(ALPHA), None).await;
+    let (status, list) = wharf
+        .admin(Method::GET, "/v1/deployments", Some(ALPHA), None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(list["deployments"][0]["name"], "svc");
     wharf.stop().await;
@@ -306,8 +490,19 @@ async fn share_of_v2(wharf: &Wharf, n: usize) -> f64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn canary_splits_traffic_then_promotes_or_aborts() {
     let wharf = Wharf::start().await;
-    let v1 = wharf.deploy(ALPHA, "svc", guests::SWAP_V1, None).await["digest"].as_str().unwrap().to_string();
-    let (status, body) = wharf.upload(ALPHA, "svc", guests::bytes(guests::SWAP_V2), "canary=20", None).await;
+    let v1 = wharf.deploy(ALPHA, "svc", guests::SWAP_V1, None).await["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, body) = wharf
+        .upload(
+            ALPHA,
+            "svc",
+            guests::bytes(guests::SWAP_V2),
+            "canary=20",
+            None,
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     let v2 = body["digest"].as_str().unwrap().to_string();
     let share = share_of_v2(&wharf, 1000).await;
@@ -322,7 +517,14 @@ async fn canary_splits_traffic_then_promotes_or_aborts() {
     assert_eq!(counts.iter().sum::<u64>(), 1000, "{view}");
     assert!(counts[1] > 100 && counts[1] < 300, "{counts:?}");
 
-    let (status, view) = wharf.admin(Method::POST, "/v1/deployments/svc/promote", Some(ALPHA), None).await;
+    let (status, view) = wharf
+        .admin(
+            Method::POST,
+            "/v1/deployments/svc/promote",
+            Some(ALPHA),
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{view}");
     assert_eq!(view["traffic"], json!([{ "digest": v2, "weight": 100 }]));
     assert_eq!(share_of_v2(&wharf, 50).await, 1.0);
@@ -339,11 +541,23 @@ async fn canary_splits_traffic_then_promotes_or_aborts() {
     assert_eq!(status, 200, "{view}");
     let share = share_of_v2(&wharf, 400).await;
     assert!((0.38..=0.62).contains(&share), "50/50 share {share}");
-    let (status, view) = wharf.admin(Method::POST, "/v1/deployments/svc/abort", Some(ALPHA), None).await;
+    let (status, view) = wharf
+        .admin(Method::POST, "/v1/deployments/svc/abort", Some(ALPHA), None)
+        .await;
     assert_eq!(status, 200, "{view}");
     assert_eq!(view["traffic"].as_array().unwrap().len(), 1);
-    let (status, reply) = wharf.admin(Method::POST, "/v1/deployments/svc/promote", Some(ALPHA), None).await;
-    assert_eq!((status, reply["error"]["code"].as_str()), (409, Some("no_canary")));
+    let (status, reply) = wharf
+        .admin(
+            Method::POST,
+            "/v1/deployments/svc/promote",
+            Some(ALPHA),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, reply["error"]["code"].as_str()),
+        (409, Some("no_canary"))
+    );
     let (status, reply) = wharf
         .admin(
             Method::POST,
@@ -352,7 +566,10 @@ async fn canary_splits_traffic_then_promotes_or_aborts() {
             Some(json!({ "split": [{ "version": v2, "weight": 60 }, { "version": v1, "weight": 30 }] })),
         )
         .await;
-    assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("invalid_traffic")));
+    assert_eq!(
+        (status, reply["error"]["code"].as_str()),
+        (400, Some("invalid_traffic"))
+    );
     wharf.stop().await;
 }
 
@@ -381,7 +598,10 @@ async fn watch_mode_redeploys_exactly_what_changed() {
     let operator = |wharf: &Wharf, name: &str| {
         let p = wharf.server().platform().clone();
         let name = name.to_string();
-        async move { serde_json::to_value(p.view(&wharf_server::platform::operator(), &name).unwrap()).unwrap() }
+        async move {
+            serde_json::to_value(p.view(&wharf_server::platform::operator(), &name).unwrap())
+                .unwrap()
+        }
     };
     assert_eq!(wharf.get("/a").await.1, "Hello from Wharf!\n");
     assert_eq!(version_of(&wharf.get("/b").await.1), "v1");
@@ -391,17 +611,30 @@ async fn watch_mode_redeploys_exactly_what_changed() {
     let tmp = dir.path().join("b.wasm.new");
     std::fs::copy(guests::SWAP_V2, &tmp).unwrap();
     std::fs::rename(&tmp, dir.path().join("b.wasm")).unwrap();
-    let swapped = eventually(Duration::from_secs(20), || async { wharf.get("/b").await.1 == "v2\n".repeat(64) }).await;
+    let swapped = eventually(Duration::from_secs(20), || async {
+        wharf.get("/b").await.1 == "v2\n".repeat(64)
+    })
+    .await;
     assert!(swapped, "b was not redeployed");
     let a_after = operator(&wharf, "a").await;
     assert_eq!(a_before["traffic"], a_after["traffic"]);
-    assert_eq!(a_before["swaps"], a_after["swaps"], "a was redeployed although it did not change");
+    assert_eq!(
+        a_before["swaps"], a_after["swaps"],
+        "a was redeployed although it did not change"
+    );
 
     // A broken file: logged, and v2 keeps serving.
     std::fs::write(dir.path().join("b.wasm"), b"\0asm\x01\0\0\0").unwrap();
     let logged = eventually(Duration::from_secs(20), || async {
-        let logs = wharf.server().platform().logs(&wharf_spec::Name::new("b").unwrap()).since(0, 1000);
-        logs.iter().any(|l| l.message.contains("redeploy from the manifest failed") && l.message.contains("core WebAssembly module"))
+        let logs = wharf
+            .server()
+            .platform()
+            .logs(&wharf_spec::Name::new("b").unwrap())
+            .since(0, 1000);
+        logs.iter().any(|l| {
+            l.message.contains("redeploy from the manifest failed")
+                && l.message.contains("core WebAssembly module")
+        })
     })
     .await;
     assert!(logged, "the broken file was not reported");
@@ -422,12 +655,19 @@ async fn watch_mode_redeploys_exactly_what_changed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_requests_and_failures_per_version() {
     let wharf = Wharf::start().await;
-    wharf.deploy(ALPHA, "misbehave", guests::MISBEHAVE, None).await;
+    wharf
+        .deploy(ALPHA, "misbehave", guests::MISBEHAVE, None)
+        .await;
     for _ in 0..3 {
         wharf.get("/misbehave/ok").await;
     }
     wharf.get("/misbehave/trap").await;
-    let metrics = reqwest::get(format!("{}/metrics", wharf.admin)).await.unwrap().text().await.unwrap();
+    let metrics = reqwest::get(format!("{}/metrics", wharf.admin))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let line = |prefix: &str| {
         metrics
             .lines()
@@ -440,7 +680,10 @@ async fn metrics_count_requests_and_failures_per_version() {
     };
     assert_eq!(line("wharf_requests_total{deployment=\"misbehave\""), "4");
     assert!(metrics.contains("kind=\"trap\"} 1"), "{metrics}");
-    assert_eq!(line("wharf_request_duration_seconds_count{deployment=\"misbehave\""), "4");
+    assert_eq!(
+        line("wharf_request_duration_seconds_count{deployment=\"misbehave\""),
+        "4"
+    );
     assert!(metrics.contains("wharf_swaps_total{deployment=\"misbehave\"} 1"));
     assert!(metrics.contains("wharf_compile_seconds{deployment=\"misbehave\""));
     wharf.stop().await;
@@ -472,14 +715,26 @@ async fn the_cli_deploys_lists_rolls_back_and_removes() {
             .unwrap()
         }
     };
-    let (ok, out, err) = run(vec!["deploy", "svc", guests::SWAP_V1, "--memory-limit", "32MiB", "--timeout", "5s"]).await;
+    let (ok, out, err) = run(vec![
+        "deploy",
+        "svc",
+        guests::SWAP_V1,
+        "--memory-limit",
+        "32MiB",
+        "--timeout",
+        "5s",
+    ])
+    .await;
     assert!(ok, "{out}{err}");
     assert!(out.contains("deployed svc version"), "{out}");
     let (ok, out, err) = run(vec!["deploy", "svc", guests::SWAP_V2]).await;
     assert!(ok, "{out}{err}");
     assert_eq!(version_of(&wharf.get("/svc").await.1), "v2");
     let view = wharf.show(ALPHA, "svc").await;
-    assert_eq!(view["spec"]["limits"]["memory"], "32MiB", "flags of the first deploy were kept");
+    assert_eq!(
+        view["spec"]["limits"]["memory"], "32MiB",
+        "flags of the first deploy were kept"
+    );
 
     let (ok, out, _) = run(vec!["ls"]).await;
     assert!(ok && out.contains("svc") && out.contains("/svc"), "{out}");
@@ -496,7 +751,10 @@ async fn the_cli_deploys_lists_rolls_back_and_removes() {
     std::fs::write(notwasm.path(), b"hello").unwrap();
     let (ok, _, err) = run(vec!["deploy", "svc", notwasm.path().to_str().unwrap()]).await;
     assert!(!ok);
-    assert!(err.contains("not a WebAssembly file") && err.contains("not_wasm"), "{err}");
+    assert!(
+        err.contains("not a WebAssembly file") && err.contains("not_wasm"),
+        "{err}"
+    );
 
     let (ok, _, err) = run(vec!["deploy", "svc", guests::SWAP_V2, "--canary", "30"]).await;
     assert!(ok, "{err}");

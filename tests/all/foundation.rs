@@ -8,10 +8,15 @@ use wharf_test_artifacts as guests;
 async fn demo_binary_serves_hello_and_echo() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let process = Process::serve(&["--demo", "--data-dir", data.to_str().unwrap()]).expect("wharf serve --demo starts");
+    let process = Process::serve(&["--demo", "--data-dir", data.to_str().unwrap()])
+        .expect("wharf serve --demo starts");
     assert!(process.banner.contains("/hello"), "{}", process.banner);
     let http = reqwest::Client::new();
-    let hello = http.get(format!("{}/hello", process.base)).send().await.unwrap();
+    let hello = http
+        .get(format!("{}/hello", process.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(hello.status(), 200);
     assert_eq!(hello.text().await.unwrap(), "Hello from Wharf!\n");
     let echo = http
@@ -55,18 +60,24 @@ async fn components_serve_side_by_side_and_unknown_routes_404() {
 async fn a_trap_is_a_500_for_that_request_only() {
     let wharf = Wharf::start().await;
     wharf.deploy(ALPHA, "hello", guests::HELLO, None).await;
-    wharf.deploy(ALPHA, "misbehave", guests::MISBEHAVE, None).await;
+    wharf
+        .deploy(ALPHA, "misbehave", guests::MISBEHAVE, None)
+        .await;
     for _ in 0..3 {
         let (status, body) = wharf.get("/misbehave/trap").await;
         assert_eq!(status, 500, "{body}");
         assert!(body.contains("misbehave: the component trapped"), "{body}");
         assert!(body.contains("unreachable"), "{body}");
-        assert_eq!(wharf.get("/hello").await, (200, "Hello from Wharf!\n".to_string()));
+        assert_eq!(
+            wharf.get("/hello").await,
+            (200, "Hello from Wharf!\n".to_string())
+        );
     }
     assert_eq!(wharf.get("/misbehave/ok").await.0, 200);
     let logs = wharf.logs(ALPHA, "misbehave").await;
     assert!(
-        logs.iter().any(|l| l.starts_with("host: the component trapped") && l.contains("(trap)")),
+        logs.iter()
+            .any(|l| l.starts_with("host: the component trapped") && l.contains("(trap)")),
         "{logs:?}"
     );
     wharf.stop().await;
@@ -83,7 +94,10 @@ async fn core_modules_and_non_wasm_are_refused_at_startup() {
     let err = Process::serve(&["--component", &arg, "--data-dir", data.to_str().unwrap()])
         .err()
         .expect("a core module must not start");
-    assert!(err.contains("core WebAssembly module, not a component"), "{err}");
+    assert!(
+        err.contains("core WebAssembly module, not a component"),
+        "{err}"
+    );
     assert!(err.contains("wasm32-wasip2"), "{err}");
     assert!(err.contains("wasm-tools component new"), "{err}");
 
@@ -101,7 +115,9 @@ async fn large_bodies_stream_both_ways() {
     let wharf = Wharf::start().await;
     wharf.deploy(ALPHA, "echo", guests::ECHO, None).await;
     let body: Vec<u8> = (0..8 << 20).map(|i: u32| (i % 251) as u8).collect();
-    let (status, echoed) = wharf.request(reqwest::Method::POST, "/echo/big", body.clone()).await;
+    let (status, echoed) = wharf
+        .request(reqwest::Method::POST, "/echo/big", body.clone())
+        .await;
     assert_eq!(status, 200);
     let split = echoed.windows(2).position(|w| w == b"\n\n").unwrap() + 2;
     assert_eq!(echoed.len() - split, body.len());
@@ -114,7 +130,9 @@ async fn http2_with_prior_knowledge() {
     use http_body_util::{BodyExt, Full};
     let wharf = Wharf::start().await;
     wharf.deploy(ALPHA, "hello", guests::HELLO, None).await;
-    let stream = tokio::net::TcpStream::connect(wharf.server().ingress_addr()).await.unwrap();
+    let stream = tokio::net::TcpStream::connect(wharf.server().ingress_addr())
+        .await
+        .unwrap();
     let (mut sender, conn) = hyper::client::conn::http2::handshake(
         hyper_util::rt::TokioExecutor::new(),
         hyper_util::rt::TokioIo::new(stream),
@@ -138,15 +156,24 @@ async fn http2_with_prior_knowledge() {
 #[tokio::test(flavor = "multi_thread")]
 async fn shutdown_lets_in_flight_requests_finish() {
     let wharf = Wharf::start().await;
-    wharf.deploy(ALPHA, "misbehave", guests::MISBEHAVE, None).await;
+    wharf
+        .deploy(ALPHA, "misbehave", guests::MISBEHAVE, None)
+        .await;
     let url = format!("{}/misbehave/sleep?ms=800", wharf.base);
     let slow = tokio::spawn(async move { reqwest::get(url).await.unwrap().text().await.unwrap() });
     let admin = wharf.admin.clone();
     let in_flight = eventually(Duration::from_secs(5), || {
         let admin = admin.clone();
         async move {
-            let metrics = reqwest::get(format!("{admin}/metrics")).await.unwrap().text().await.unwrap();
-            metrics.lines().any(|l| l.starts_with("wharf_in_flight{deployment=\"misbehave\"") && l.ends_with(" 1"))
+            let metrics = reqwest::get(format!("{admin}/metrics"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            metrics.lines().any(|l| {
+                l.starts_with("wharf_in_flight{deployment=\"misbehave\"") && l.ends_with(" 1")
+            })
         }
     })
     .await;
@@ -154,5 +181,8 @@ async fn shutdown_lets_in_flight_requests_finish() {
     let base = wharf.base.clone();
     wharf.stop().await;
     assert_eq!(slow.await.unwrap(), "slept\n");
-    assert!(reqwest::get(format!("{base}/misbehave/ok")).await.is_err(), "still accepting after shutdown");
+    assert!(
+        reqwest::get(format!("{base}/misbehave/ok")).await.is_err(),
+        "still accepting after shutdown"
+    );
 }

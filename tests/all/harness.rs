@@ -100,13 +100,23 @@ impl Wharf {
 
     /// `GET` on the ingress: status and body.
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let r = self.http.get(format!("{}{path}", self.base)).send().await.expect("request");
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
         let status = r.status().as_u16();
         (status, r.text().await.unwrap_or_default())
     }
 
     /// Any request on the ingress with an optional body.
-    pub async fn request(&self, method: reqwest::Method, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> (u16, Vec<u8>) {
         let r = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -119,7 +129,13 @@ impl Wharf {
     }
 
     /// An admin API call with a token and an optional JSON body.
-    pub async fn admin(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut r = self.http.request(method, format!("{}{path}", self.admin));
         if let Some(token) = token {
             r = r.bearer_auth(token);
@@ -130,15 +146,28 @@ impl Wharf {
         let r = r.send().await.expect("admin request");
         let status = r.status().as_u16();
         let text = r.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// Uploads `bytes` as a version of `name`; `query` like `activate=false`,
     /// `spec` sent in the `wharf-spec` header.
-    pub async fn upload(&self, token: &str, name: &str, bytes: Vec<u8>, query: &str, spec: Option<Value>) -> (u16, Value) {
+    pub async fn upload(
+        &self,
+        token: &str,
+        name: &str,
+        bytes: Vec<u8>,
+        query: &str,
+        spec: Option<Value>,
+    ) -> (u16, Value) {
         let mut r = self
             .http
-            .post(format!("{}/v1/deployments/{name}/versions?{query}", self.admin))
+            .post(format!(
+                "{}/v1/deployments/{name}/versions?{query}",
+                self.admin
+            ))
             .bearer_auth(token)
             .header("content-type", "application/wasm")
             .body(bytes);
@@ -148,12 +177,17 @@ impl Wharf {
         let r = r.send().await.expect("upload");
         let status = r.status().as_u16();
         let text = r.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// Uploads a guest from `components/` and expects it to serve.
     pub async fn deploy(&self, token: &str, name: &str, guest: &str, spec: Option<Value>) -> Value {
-        let (status, body) = self.upload(token, name, wharf_test_artifacts::bytes(guest), "", spec).await;
+        let (status, body) = self
+            .upload(token, name, wharf_test_artifacts::bytes(guest), "", spec)
+            .await;
         assert_eq!(status, 201, "deploying {name} failed: {body}");
         body
     }
@@ -161,7 +195,12 @@ impl Wharf {
     /// The deployment as the admin API shows it.
     pub async fn show(&self, token: &str, name: &str) -> Value {
         let (status, body) = self
-            .admin(reqwest::Method::GET, &format!("/v1/deployments/{name}"), Some(token), None)
+            .admin(
+                reqwest::Method::GET,
+                &format!("/v1/deployments/{name}"),
+                Some(token),
+                None,
+            )
             .await;
         assert_eq!(status, 200, "{body}");
         body
@@ -171,7 +210,10 @@ impl Wharf {
     pub async fn logs(&self, token: &str, name: &str) -> Vec<String> {
         let r = self
             .http
-            .get(format!("{}/v1/deployments/{name}/logs?limit=10000", self.admin))
+            .get(format!(
+                "{}/v1/deployments/{name}/logs?limit=10000",
+                self.admin
+            ))
             .bearer_auth(token)
             .send()
             .await
@@ -183,7 +225,11 @@ impl Wharf {
             .lines()
             .map(|l| {
                 let v: Value = serde_json::from_str(l).unwrap();
-                format!("{}: {}", v["source"].as_str().unwrap(), v["message"].as_str().unwrap())
+                format!(
+                    "{}: {}",
+                    v["source"].as_str().unwrap(),
+                    v["message"].as_str().unwrap()
+                )
             })
             .collect()
     }
@@ -267,7 +313,12 @@ impl Process {
                         sink.clear();
                     }
                 });
-                return Ok(Process { child, base, admin, banner });
+                return Ok(Process {
+                    child,
+                    base,
+                    admin,
+                    banner,
+                });
             }
         }
     }

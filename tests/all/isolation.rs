@@ -38,8 +38,16 @@ async fn a_spinning_neighbour_does_not_starve_others() {
             let url = format!("{}/spinner/loop", wharf.base);
             tokio::spawn(async move {
                 let r = http.get(url).send().await.unwrap();
-                let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
-                (r.status().as_u16(), retry, r.text().await.unwrap(), started.elapsed())
+                let retry = r
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_string());
+                (
+                    r.status().as_u16(),
+                    retry,
+                    r.text().await.unwrap(),
+                    started.elapsed(),
+                )
             })
         })
         .collect();
@@ -57,7 +65,10 @@ async fn a_spinning_neighbour_does_not_starve_others() {
         match status {
             504 => {
                 assert!(body.contains("CPU budget of 300ms"), "{body}");
-                assert!(took < Duration::from_secs(3), "a spinning request ran {took:?}");
+                assert!(
+                    took < Duration::from_secs(3),
+                    "a spinning request ran {took:?}"
+                );
             }
             503 => {
                 assert_eq!(retry.as_deref(), Some("1"));
@@ -69,7 +80,10 @@ async fn a_spinning_neighbour_does_not_starve_others() {
     }
     assert_eq!(busy, 3, "three requests over the concurrency limit");
     // Generous bound: the point is that hello is never stuck behind a spinner.
-    assert!(slowest < Duration::from_secs(2), "hello took {slowest:?} while a neighbour spun");
+    assert!(
+        slowest < Duration::from_secs(2),
+        "hello took {slowest:?} while a neighbour spun"
+    );
     wharf.stop().await;
 }
 
@@ -94,7 +108,12 @@ async fn every_failure_is_contained_named_and_logged() {
         ("/recurse", 500, "trap", "the component trapped"),
         ("/loop", 504, "cpu_limit", "CPU budget of 500ms"),
         ("/sleep?ms=5000", 504, "timeout", "timeout of 1s"),
-        ("/noanswer", 500, "no_response", "without sending a response"),
+        (
+            "/noanswer",
+            500,
+            "no_response",
+            "without sending a response",
+        ),
     ];
     for (path, status, code, text) in cases {
         let (got, body) = wharf.get(&format!("/misbehave{path}")).await;
@@ -105,11 +124,16 @@ async fn every_failure_is_contained_named_and_logged() {
         assert_eq!(wharf.get("/hello").await.0, 200, "after {path}");
         let logs = wharf.logs(ALPHA, "misbehave").await;
         assert!(
-            logs.iter().any(|l| l.starts_with("host:") && l.ends_with(&format!("({code})"))),
+            logs.iter()
+                .any(|l| l.starts_with("host:") && l.ends_with(&format!("({code})"))),
             "{path}: no `{code}` line in {logs:?}"
         );
     }
-    let logs = wharf.server().platform().logs(&wharf_spec::Name::new("misbehave").unwrap()).since(0, 1000);
+    let logs = wharf
+        .server()
+        .platform()
+        .logs(&wharf_spec::Name::new("misbehave").unwrap())
+        .since(0, 1000);
     let panic = logs
         .iter()
         .find(|l| l.message.contains("misbehave panicked on purpose"))
@@ -118,7 +142,11 @@ async fn every_failure_is_contained_named_and_logged() {
     // Slots went back: nothing is in flight and the full concurrency is available.
     let view = wharf.show(ALPHA, "misbehave").await;
     assert_eq!(view["versions"][0]["metrics"]["in_flight"], 0);
-    let both = futures::future::join(wharf.get("/misbehave/sleep?ms=200"), wharf.get("/misbehave/sleep?ms=200")).await;
+    let both = futures::future::join(
+        wharf.get("/misbehave/sleep?ms=200"),
+        wharf.get("/misbehave/sleep?ms=200"),
+    )
+    .await;
     assert_eq!((both.0.0, both.1.0), (200, 200));
     wharf.stop().await;
 }
@@ -127,11 +155,24 @@ async fn every_failure_is_contained_named_and_logged() {
 async fn the_memory_limit_holds_for_the_whole_instance() {
     let wharf = Wharf::start().await;
     wharf
-        .deploy(ALPHA, "mem", guests::MISBEHAVE, Some(json!({ "limits": { "memory": "24MiB" } })))
+        .deploy(
+            ALPHA,
+            "mem",
+            guests::MISBEHAVE,
+            Some(json!({ "limits": { "memory": "24MiB" } })),
+        )
         .await;
     let (status, body) = wharf.get("/mem/grow").await;
     assert_eq!(status, 200, "{body}");
-    let total: u64 = body.split("memory is ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let total: u64 = body
+        .split("memory is ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(total <= 24 << 20, "memory grew to {total}");
     assert!(total > 16 << 20, "memory stopped early at {total}");
     assert_eq!(wharf.get("/mem/alloc?mb=8").await.0, 200);
@@ -144,7 +185,11 @@ async fn the_memory_limit_holds_for_the_whole_instance() {
         assert_eq!(wharf.get("/mem/bomb").await.0, 500);
     }
     let grown = rss_bytes().saturating_sub(before);
-    assert!(grown < 200 << 20, "host RSS grew by {} MiB over 20 memory bombs", grown >> 20);
+    assert!(
+        grown < 200 << 20,
+        "host RSS grew by {} MiB over 20 memory bombs",
+        grown >> 20
+    );
     wharf.stop().await;
 }
 
@@ -152,8 +197,12 @@ async fn the_memory_limit_holds_for_the_whole_instance() {
 async fn keyvalue_data_is_per_deployment_and_durable() {
     let wharf = Wharf::start().await;
     let kv = json!({ "grants": { "keyvalue": true } });
-    wharf.deploy(ALPHA, "a", guests::KV_COUNTER, Some(kv.clone())).await;
-    wharf.deploy(ALPHA, "b", guests::KV_COUNTER, Some(kv.clone())).await;
+    wharf
+        .deploy(ALPHA, "a", guests::KV_COUNTER, Some(kv.clone()))
+        .await;
+    wharf
+        .deploy(ALPHA, "b", guests::KV_COUNTER, Some(kv.clone()))
+        .await;
     let put = |name: &str, key: &str, value: &str| {
         let path = format!("/{name}/set?key={key}");
         let value = value.as_bytes().to_vec();
@@ -174,7 +223,12 @@ async fn keyvalue_data_is_per_deployment_and_durable() {
 
     // A hot swap (new version, new spec) keeps the data.
     wharf
-        .deploy(ALPHA, "a", guests::KV_COUNTER, Some(json!({ "grants": { "keyvalue": true }, "config": { "x": "1" } })))
+        .deploy(
+            ALPHA,
+            "a",
+            guests::KV_COUNTER,
+            Some(json!({ "grants": { "keyvalue": true }, "config": { "x": "1" } })),
+        )
         .await;
     assert_eq!(wharf.get("/a/get?key=shared").await.1, "from a");
     // So does a restart.
@@ -204,8 +258,15 @@ async fn config_values_reach_the_guest_and_secrets_stay_hidden() {
     let view = wharf.show(ALPHA, "conf").await;
     assert_eq!(view["spec"]["config"]["region"], "eu");
     assert_eq!(view["spec"]["secrets"]["api_key"], "<redacted>");
-    let (_, list) = wharf.admin(reqwest::Method::GET, "/v1/deployments", Some(ALPHA), None).await;
-    let metrics = reqwest::get(format!("{}/metrics", wharf.admin)).await.unwrap().text().await.unwrap();
+    let (_, list) = wharf
+        .admin(reqwest::Method::GET, "/v1/deployments", Some(ALPHA), None)
+        .await;
+    let metrics = reqwest::get(format!("{}/metrics", wharf.admin))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let logs = wharf.logs(ALPHA, "conf").await;
     for shown in [view.to_string(), list.to_string(), metrics, logs.join("\n")] {
         assert!(!shown.contains(secret), "the secret leaked: {shown}");
@@ -219,12 +280,18 @@ async fn upstream() -> std::net::SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async move {
-                    let body = format!("upstream saw {}", req.uri().path());
-                    Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(bytes::Bytes::from(body))))
-                });
+                let service = hyper::service::service_fn(
+                    |req: http::Request<hyper::body::Incoming>| async move {
+                        let body = format!("upstream saw {}", req.uri().path());
+                        Ok::<_, std::convert::Infallible>(http::Response::new(
+                            http_body_util::Full::new(bytes::Bytes::from(body)),
+                        ))
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                     .await;
@@ -240,7 +307,12 @@ async fn outbound_http_follows_the_allow_list() {
     let other = upstream().await;
     let wharf = Wharf::start().await;
     wharf
-        .deploy(ALPHA, "fetch", guests::FETCHER, Some(json!({ "grants": { "outbound": [format!("http://{allowed}")] } })))
+        .deploy(
+            ALPHA,
+            "fetch",
+            guests::FETCHER,
+            Some(json!({ "grants": { "outbound": [format!("http://{allowed}")] } })),
+        )
         .await;
     wharf
         .deploy(
@@ -250,8 +322,13 @@ async fn outbound_http_follows_the_allow_list() {
             Some(json!({ "grants": { "outbound": [format!("http://localhost:{}", allowed.port())] } })),
         )
         .await;
-    let (status, body) = wharf.get(&format!("/fetch/fetch?url=http://{allowed}/hi")).await;
-    assert_eq!((status, body.as_str()), (200, "status 200\nupstream saw /hi"));
+    let (status, body) = wharf
+        .get(&format!("/fetch/fetch?url=http://{allowed}/hi"))
+        .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "status 200\nupstream saw /hi")
+    );
     for url in [
         format!("http://{other}/"),
         format!("http://localhost:{}/", allowed.port()),
@@ -263,12 +340,35 @@ async fn outbound_http_follows_the_allow_list() {
         assert!(body.contains("HttpRequestDenied"), "{url}: {body}");
     }
     // A name on the list reaches the same server; the IP literal does not.
-    let (status, body) = wharf.get(&format!("/byname/fetch?url=http://localhost:{}/n", allowed.port())).await;
-    assert_eq!((status, body.as_str()), (200, "status 200\nupstream saw /n"));
-    let (status, body) = wharf.get(&format!("/byname/fetch?url=http://{allowed}/n")).await;
+    let (status, body) = wharf
+        .get(&format!(
+            "/byname/fetch?url=http://localhost:{}/n",
+            allowed.port()
+        ))
+        .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "status 200\nupstream saw /n")
+    );
+    let (status, body) = wharf
+        .get(&format!("/byname/fetch?url=http://{allowed}/n"))
+        .await;
     assert_eq!(status, 502, "{body}");
     let logs = wharf.logs(ALPHA, "fetch").await;
-    assert!(logs.iter().any(|l| l.contains("denied: not in the deployment's `outbound` grant")), "{logs:?}");
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("denied: not in the deployment's `outbound` grant")),
+        "{logs:?}"
+    );
+    // Raw sockets are linked (runtimes such as CPython import them) but
+    // nothing can connect.
+    wharf
+        .deploy(ALPHA, "sockets", guests::SOCKETS_USER, None)
+        .await;
+    assert_eq!(
+        wharf.get("/sockets/").await,
+        (200, "connected: false\n".to_string())
+    );
     wharf.stop().await;
 }
 
@@ -281,23 +381,49 @@ async fn files_stay_inside_their_directory() {
     std::fs::write(root.path().join("secret.txt"), "outside").unwrap();
     let wharf = Wharf::start().await;
     let files = |mode: &str| json!({ "grants": { "files": { "path": granted, "mode": mode } } });
-    wharf.deploy(ALPHA, "rw", guests::FILES, Some(files("rw"))).await;
-    wharf.deploy(ALPHA, "ro", guests::FILES, Some(files("ro"))).await;
+    wharf
+        .deploy(ALPHA, "rw", guests::FILES, Some(files("rw")))
+        .await;
+    wharf
+        .deploy(ALPHA, "ro", guests::FILES, Some(files("ro")))
+        .await;
     wharf.deploy(ALPHA, "none", guests::FILES, None).await;
 
-    assert_eq!(wharf.get("/rw/read?path=/hello.txt").await, (200, "inside".to_string()));
+    assert_eq!(
+        wharf.get("/rw/read?path=/hello.txt").await,
+        (200, "inside".to_string())
+    );
     assert_eq!(wharf.get("/rw/list?path=/").await.1, "hello.txt\n");
-    let (status, _) = wharf.request(reqwest::Method::PUT, "/rw/write?path=/new.txt", b"made".to_vec()).await;
+    let (status, _) = wharf
+        .request(
+            reqwest::Method::PUT,
+            "/rw/write?path=/new.txt",
+            b"made".to_vec(),
+        )
+        .await;
     assert_eq!(status, 200);
-    assert_eq!(std::fs::read_to_string(granted.join("new.txt")).unwrap(), "made");
+    assert_eq!(
+        std::fs::read_to_string(granted.join("new.txt")).unwrap(),
+        "made"
+    );
 
-    for escape in ["/../secret.txt", "../secret.txt", "/etc/passwd", "/./../../secret.txt"] {
+    for escape in [
+        "/../secret.txt",
+        "../secret.txt",
+        "/etc/passwd",
+        "/./../../secret.txt",
+    ] {
         let (status, body) = wharf.get(&format!("/rw/read?path={escape}")).await;
         assert_eq!(status, 403, "{escape}: {body}");
-        assert!(!body.contains("outside") && !body.contains("root:"), "{escape}: {body}");
+        assert!(
+            !body.contains("outside") && !body.contains("root:"),
+            "{escape}: {body}"
+        );
     }
     // A symlink the guest makes that points out is refused or unreadable.
-    let (status, body) = wharf.get("/rw/symlink?target=../secret.txt&link=/escape").await;
+    let (status, body) = wharf
+        .get("/rw/symlink?target=../secret.txt&link=/escape")
+        .await;
     if status == 200 {
         let (status, body) = wharf.get("/rw/read?path=/escape").await;
         assert_eq!(status, 403, "{body}");
@@ -305,17 +431,31 @@ async fn files_stay_inside_their_directory() {
     } else {
         assert_eq!(status, 403, "{body}");
     }
-    let (status, _) = wharf.get(&format!("/rw/symlink?target={}&link=/abs", root.path().join("secret.txt").display())).await;
+    let (status, _) = wharf
+        .get(&format!(
+            "/rw/symlink?target={}&link=/abs",
+            root.path().join("secret.txt").display()
+        ))
+        .await;
     if status == 200 {
         assert_eq!(wharf.get("/rw/read?path=/abs").await.0, 403);
     }
 
     assert_eq!(wharf.get("/ro/read?path=/hello.txt").await.1, "inside");
-    let (status, body) = wharf.request(reqwest::Method::PUT, "/ro/write?path=/nope.txt", b"x".to_vec()).await;
+    let (status, body) = wharf
+        .request(
+            reqwest::Method::PUT,
+            "/ro/write?path=/nope.txt",
+            b"x".to_vec(),
+        )
+        .await;
     assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
     assert!(!granted.join("nope.txt").exists());
     let (status, _) = wharf.get("/none/read?path=/hello.txt").await;
-    assert_eq!(status, 403, "a deployment without a files grant sees no files");
+    assert_eq!(
+        status, 403,
+        "a deployment without a files grant sees no files"
+    );
     wharf.stop().await;
 }
 
@@ -328,7 +468,10 @@ async fn logs_belong_to_their_own_deployment() {
     // Follow `one` before it logs.
     let follow = wharf
         .http
-        .get(format!("{}/v1/deployments/one/logs?follow=true", wharf.admin))
+        .get(format!(
+            "{}/v1/deployments/one/logs?follow=true",
+            wharf.admin
+        ))
         .bearer_auth(ALPHA)
         .send()
         .await
@@ -339,11 +482,24 @@ async fn logs_belong_to_their_own_deployment() {
     assert_eq!(wharf.get("/two/log?msg=banana").await.0, 200);
     let logs_one = wharf.logs(ALPHA, "one").await;
     let logs_two = wharf.logs(ALPHA, "two").await;
-    for expected in ["stdout: stdout apple 0", "stderr: stderr apple 0", "info: logging apple 0"] {
-        assert!(logs_one.contains(&expected.to_string()), "{expected} not in {logs_one:?}");
+    for expected in [
+        "stdout: stdout apple 0",
+        "stderr: stderr apple 0",
+        "info: logging apple 0",
+    ] {
+        assert!(
+            logs_one.contains(&expected.to_string()),
+            "{expected} not in {logs_one:?}"
+        );
     }
-    assert!(logs_one.iter().all(|l| !l.contains("banana")), "{logs_one:?}");
-    assert!(logs_two.iter().any(|l| l.contains("banana")) && logs_two.iter().all(|l| !l.contains("apple")));
+    assert!(
+        logs_one.iter().all(|l| !l.contains("banana")),
+        "{logs_one:?}"
+    );
+    assert!(
+        logs_two.iter().any(|l| l.contains("banana"))
+            && logs_two.iter().all(|l| !l.contains("apple"))
+    );
 
     let mut seen = String::new();
     let found = tokio::time::timeout(Duration::from_secs(10), async {
@@ -358,7 +514,8 @@ async fn logs_belong_to_their_own_deployment() {
     .await
     .unwrap_or(false);
     assert!(found, "following did not deliver the new line: {seen}");
-    let line: serde_json::Value = serde_json::from_str(seen.lines().find(|l| l.contains("stdout apple")).unwrap()).unwrap();
+    let line: serde_json::Value =
+        serde_json::from_str(seen.lines().find(|l| l.contains("stdout apple")).unwrap()).unwrap();
     assert_eq!(line["version"], &one["digest"].as_str().unwrap()[..12]);
     assert_eq!(line["source"], "stdout");
     wharf.stop().await;

@@ -6,6 +6,7 @@ mod deploys;
 mod foundation;
 mod harness;
 mod isolation;
+mod polyglot;
 mod services;
 
 /// Every guest built from `components/` is used by a test.
@@ -18,6 +19,9 @@ fn every_guest_has_a_test() {
         .collect();
     for (package, _) in wharf_test_artifacts::ALL {
         let constant = format!("guests::{}", package.to_uppercase().replace('-', "_"));
-        assert!(sources.contains(&constant), "no test uses the guest `{package}` ({constant})");
+        assert!(
+            sources.contains(&constant),
+            "no test uses the guest `{package}` ({constant})"
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! Uses `std::net`, which on WASI 0.2 imports `wasi:sockets`: Wharf must
-//! refuse it at deploy and name the interfaces.
+//! Uses `std::net`, which on WASI 0.2 imports `wasi:sockets`. Wharf links
+//! those interfaces (CPython imports them unconditionally) but gives no
+//! network: the connection must fail.
 
 struct SocketsUser;
 

@@ -114,7 +114,10 @@ impl WasiHttpHooks for OutboundPolicy {
         Box::new(async move {
             let uri = request.uri().clone();
             let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
-            let Some(host) = uri.host().map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string()) else {
+            let Some(host) = uri
+                .host()
+                .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
+            else {
                 return Err(Error::HttpRequestUriInvalid);
             };
             let port = uri
@@ -204,7 +207,13 @@ mod tests {
         ] {
             assert!(is_forbidden_address(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["127.0.0.1", "10.0.0.1", "93.184.216.34", "::1", "2001:db8::1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "93.184.216.34",
+            "::1",
+            "2001:db8::1",
+        ] {
             assert!(!is_forbidden_address(ip.parse().unwrap()), "{ip}");
         }
     }

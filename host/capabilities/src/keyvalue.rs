@@ -102,7 +102,8 @@ pub trait KvBackend: Send + Sync + 'static {
     /// The value of `key`, if any.
     fn get(&self, ns: Namespace, key: String) -> BoxFuture<'_, Result<Option<Vec<u8>>, KvError>>;
     /// Sets `key` to `value`.
-    fn set(&self, ns: Namespace, key: String, value: Vec<u8>) -> BoxFuture<'_, Result<(), KvError>>;
+    fn set(&self, ns: Namespace, key: String, value: Vec<u8>)
+    -> BoxFuture<'_, Result<(), KvError>>;
     /// Removes `key` (no error if absent).
     fn delete(&self, ns: Namespace, key: String) -> BoxFuture<'_, Result<(), KvError>>;
     /// Whether `key` exists.
@@ -117,7 +118,12 @@ pub trait KvBackend: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<(Vec<String>, Option<u64>), KvError>>;
     /// Atomically adds `delta` to the decimal number stored at `key` (absent
     /// counts as 0) and returns the new value.
-    fn increment(&self, ns: Namespace, key: String, delta: u64) -> BoxFuture<'_, Result<u64, KvError>>;
+    fn increment(
+        &self,
+        ns: Namespace,
+        key: String,
+        delta: u64,
+    ) -> BoxFuture<'_, Result<u64, KvError>>;
     /// Values of several keys, in order.
     fn get_many(
         &self,
@@ -125,7 +131,11 @@ pub trait KvBackend: Send + Sync + 'static {
         keys: Vec<String>,
     ) -> BoxFuture<'_, Result<Vec<Option<(String, Vec<u8>)>>, KvError>>;
     /// Sets several keys in one transaction.
-    fn set_many(&self, ns: Namespace, items: Vec<(String, Vec<u8>)>) -> BoxFuture<'_, Result<(), KvError>>;
+    fn set_many(
+        &self,
+        ns: Namespace,
+        items: Vec<(String, Vec<u8>)>,
+    ) -> BoxFuture<'_, Result<(), KvError>>;
     /// Deletes several keys in one transaction.
     fn delete_many(&self, ns: Namespace, keys: Vec<String>) -> BoxFuture<'_, Result<(), KvError>>;
 }
@@ -216,13 +226,22 @@ impl store::Host for KeyValue<'_> {
 }
 
 impl store::HostBucket for KeyValue<'_> {
-    async fn get(&mut self, bucket: Resource<Bucket>, key: String) -> Result<Option<Vec<u8>>, KvError> {
+    async fn get(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, KvError> {
         Self::check_key(&key)?;
         let ns = self.namespace(&bucket)?;
         self.ctx.backend.get(ns, key).await
     }
 
-    async fn set(&mut self, bucket: Resource<Bucket>, key: String, value: Vec<u8>) -> Result<(), KvError> {
+    async fn set(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), KvError> {
         Self::check_key(&key)?;
         self.check_value(&value)?;
         let ns = self.namespace(&bucket)?;
@@ -258,7 +277,12 @@ impl store::HostBucket for KeyValue<'_> {
 }
 
 impl atomics::Host for KeyValue<'_> {
-    async fn increment(&mut self, bucket: Resource<Bucket>, key: String, delta: u64) -> Result<u64, KvError> {
+    async fn increment(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+        delta: u64,
+    ) -> Result<u64, KvError> {
         Self::check_key(&key)?;
         let ns = self.namespace(&bucket)?;
         self.ctx.backend.increment(ns, key, delta).await
@@ -289,7 +313,11 @@ impl batch::Host for KeyValue<'_> {
         self.ctx.backend.set_many(ns, key_values).await
     }
 
-    async fn delete_many(&mut self, bucket: Resource<Bucket>, keys: Vec<String>) -> Result<(), KvError> {
+    async fn delete_many(
+        &mut self,
+        bucket: Resource<Bucket>,
+        keys: Vec<String>,
+    ) -> Result<(), KvError> {
         keys.iter().try_for_each(|k| Self::check_key(k))?;
         let ns = self.namespace(&bucket)?;
         self.ctx.backend.delete_many(ns, keys).await

@@ -82,7 +82,9 @@ pub struct LogBuffer {
 
 impl std::fmt::Debug for LogBuffer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogBuffer").field("deployment", &self.deployment).finish()
+        f.debug_struct("LogBuffer")
+            .field("deployment", &self.deployment)
+            .finish()
     }
 }
 
@@ -244,7 +246,11 @@ impl LineWriter {
 }
 
 impl AsyncWrite for LineWriter {
-    fn poll_write(mut self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.pending.extend_from_slice(buf);
         self.emit_complete_lines();
         Poll::Ready(Ok(buf.len()))
@@ -327,7 +333,11 @@ mod tests {
         let lines = buffer.since(0, 100);
         let texts: Vec<_> = lines.iter().map(|l| l.message.as_str()).collect();
         assert_eq!(texts, ["three", "four", "five"]);
-        assert!(lines.iter().all(|l| &*l.version == "abc123" && l.source == Source::Stdout));
+        assert!(
+            lines
+                .iter()
+                .all(|l| &*l.version == "abc123" && l.source == Source::Stdout)
+        );
         assert_eq!(buffer.since(lines[1].seq, 100).len(), 1);
     }
 

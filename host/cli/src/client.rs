@@ -13,7 +13,12 @@ use wharf_spec::{ByteSize, DeploymentSpec, FilesGrant, FilesMode, Millis, Route}
 #[derive(Args, Debug, Clone)]
 pub struct Global {
     /// The admin API of the Wharf to talk to.
-    #[arg(long, env = "WHARF_ADMIN", default_value = "http://127.0.0.1:8081", global = true)]
+    #[arg(
+        long,
+        env = "WHARF_ADMIN",
+        default_value = "http://127.0.0.1:8081",
+        global = true
+    )]
     admin: String,
     /// Your team's admin token.
     #[arg(long, env = "WHARF_TOKEN", hide_env_values = true, global = true)]
@@ -167,19 +172,28 @@ impl Client {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the admin API at {} (is `wharf serve` running? set --admin)", self.base))?;
+        let response = request.send().await.with_context(|| {
+            format!(
+                "cannot reach the admin API at {} (is `wharf serve` running? set --admin)",
+                self.base
+            )
+        })?;
         let status = response.status();
-        let body = response.bytes().await.context("the admin API's response was cut short")?;
+        let body = response
+            .bytes()
+            .await
+            .context("the admin API's response was cut short")?;
         let value: Value = if body.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
+            serde_json::from_slice(&body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
         };
         if !status.is_success() {
-            let message = value["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+            let message = value["error"]["message"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| value.to_string());
             let code = value["error"]["code"].as_str().unwrap_or("error");
             bail!("{message} ({code}, HTTP {})", status.as_u16());
         }
@@ -188,7 +202,10 @@ impl Client {
 
     fn print(&self, value: &Value, human: impl FnOnce(&Value)) {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).unwrap_or_default()
+            );
         } else {
             human(value);
         }
@@ -204,7 +221,13 @@ fn traffic_text(traffic: &Value) -> String {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|t| format!("{} {}%", short(t["digest"].as_str().unwrap_or("?")), t["weight"]))
+        .map(|t| {
+            format!(
+                "{} {}%",
+                short(t["digest"].as_str().unwrap_or("?")),
+                t["weight"]
+            )
+        })
         .collect();
     if parts.is_empty() {
         "(nothing active)".into()
@@ -214,10 +237,18 @@ fn traffic_text(traffic: &Value) -> String {
 }
 
 fn print_view(view: &Value) {
-    println!("{}  team {}  route {}", view["name"].as_str().unwrap_or("?"), view["team"].as_str().unwrap_or("?"), view["route"].as_str().unwrap_or("?"));
+    println!(
+        "{}  team {}  route {}",
+        view["name"].as_str().unwrap_or("?"),
+        view["team"].as_str().unwrap_or("?"),
+        view["route"].as_str().unwrap_or("?")
+    );
     println!("serving: {}", traffic_text(&view["traffic"]));
     println!();
-    println!("{:<14} {:>8} {:>10} {:>8} {:>10} {:>8}  {}", "VERSION", "WEIGHT", "SIZE", "COMPILE", "REQUESTS", "ERRORS", "UPLOADED");
+    println!(
+        "{:<14} {:>8} {:>10} {:>8} {:>10} {:>8}  {}",
+        "VERSION", "WEIGHT", "SIZE", "COMPILE", "REQUESTS", "ERRORS", "UPLOADED"
+    );
     for v in view["versions"].as_array().into_iter().flatten() {
         let uploaded = v["uploaded_ms"].as_u64().unwrap_or(0);
         println!(
@@ -226,16 +257,33 @@ fn print_view(view: &Value) {
             v["weight"].to_string(),
             ByteSize::bytes_exact(v["size"].as_u64().unwrap_or(0)).to_string(),
             v["compile_ms"].to_string(),
-            v["metrics"]["requests"].as_u64().map(|n| n + v["metrics"]["calls"].as_u64().unwrap_or(0)).map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
-            v["metrics"]["errors"].as_u64().map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+            v["metrics"]["requests"]
+                .as_u64()
+                .map(|n| n + v["metrics"]["calls"].as_u64().unwrap_or(0))
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
+            v["metrics"]["errors"]
+                .as_u64()
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
             format_time(uploaded),
         );
     }
-    let exports: Vec<&str> = view["exports"].as_array().into_iter().flatten().filter_map(|e| e.as_str()).collect();
+    let exports: Vec<&str> = view["exports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.as_str())
+        .collect();
     if !exports.is_empty() {
         println!("\nexports: {}", exports.join(", "));
     }
-    let imports: Vec<&str> = view["imports"].as_array().into_iter().flatten().filter_map(|e| e.as_str()).collect();
+    let imports: Vec<&str> = view["imports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.as_str())
+        .collect();
     if !imports.is_empty() {
         println!("imports: {}", imports.join(", "));
     }
@@ -254,7 +302,12 @@ fn format_time(ms: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Escapes non-ASCII characters so JSON fits in an HTTP header.
@@ -275,7 +328,9 @@ fn ascii_json(value: &Value) -> String {
 }
 
 fn key_value(entry: &str, flag: &str) -> anyhow::Result<(String, String)> {
-    let (k, v) = entry.split_once('=').with_context(|| format!("{flag} `{entry}` must be KEY=VALUE"))?;
+    let (k, v) = entry
+        .split_once('=')
+        .with_context(|| format!("{flag} `{entry}` must be KEY=VALUE"))?;
     Ok((k.to_string(), v.to_string()))
 }
 
@@ -328,7 +383,8 @@ impl DeployArgs {
                 Some((p, "ro")) => (p, FilesMode::Ro),
                 _ => (files.as_str(), FilesMode::Ro),
             };
-            let path = std::fs::canonicalize(path).with_context(|| format!("--files: {path} does not exist"))?;
+            let path = std::fs::canonicalize(path)
+                .with_context(|| format!("--files: {path} does not exist"))?;
             spec.grants.files = Some(FilesGrant { path, mode });
         }
         for call in &self.calls {
@@ -348,7 +404,9 @@ impl DeployArgs {
             let names = self
                 .callers
                 .iter()
-                .map(|n| wharf_spec::Name::new(n).map_err(|e| anyhow::anyhow!("--allow-caller: {e}")))
+                .map(|n| {
+                    wharf_spec::Name::new(n).map_err(|e| anyhow::anyhow!("--allow-caller: {e}"))
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             spec.exports.callers = Some(names);
         }
@@ -374,15 +432,23 @@ async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         hex::encode(Sha256::digest(&bytes))
     };
 
-    let mut request = client.request(reqwest::Method::POST, &format!("/v1/deployments/{}/versions", args.name));
+    let mut request = client.request(
+        reqwest::Method::POST,
+        &format!("/v1/deployments/{}/versions", args.name),
+    );
     if args.changes_spec() {
         // Secrets come back redacted; a spec change must resend the values
         // it keeps, so start from the server's spec only for the rest.
         let current = client
-            .send(client.request(reqwest::Method::GET, &format!("/v1/deployments/{}", args.name)))
+            .send(client.request(
+                reqwest::Method::GET,
+                &format!("/v1/deployments/{}", args.name),
+            ))
             .await;
         let mut spec = match current {
-            Ok(view) => serde_json::from_value::<DeploymentSpec>(view["spec"].clone()).unwrap_or_default(),
+            Ok(view) => {
+                serde_json::from_value::<DeploymentSpec>(view["spec"].clone()).unwrap_or_default()
+            }
             Err(_) => DeploymentSpec::default(),
         };
         spec.secrets.retain(|_, v| v != "<redacted>");
@@ -400,14 +466,19 @@ async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
     let total = bytes.len() as u64;
     let progress = indicatif::ProgressBar::new(total);
     progress.set_style(
-        indicatif::ProgressStyle::with_template("uploading {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "uploading {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     if total < (1 << 20) {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let bar = progress.clone();
-    let chunks: Vec<bytes::Bytes> = bytes::Bytes::from(bytes).chunks(64 * 1024).map(bytes::Bytes::copy_from_slice).collect();
+    let chunks: Vec<bytes::Bytes> = bytes::Bytes::from(bytes)
+        .chunks(64 * 1024)
+        .map(bytes::Bytes::copy_from_slice)
+        .collect();
     let stream = futures::stream::iter(chunks).map(move |chunk| {
         bar.inc(chunk.len() as u64);
         Ok::<_, std::io::Error>(chunk)
@@ -456,7 +527,9 @@ async fn logs(args: LogsArgs) -> anyhow::Result<()> {
         let value: Value = response.json().await.unwrap_or(Value::Null);
         bail!(
             "{} (HTTP {})",
-            value["error"]["message"].as_str().unwrap_or("the admin API refused the request"),
+            value["error"]["message"]
+                .as_str()
+                .unwrap_or("the admin API refused the request"),
             status.as_u16()
         );
     }
@@ -471,8 +544,14 @@ async fn logs(args: LogsArgs) -> anyhow::Result<()> {
                 print!("{}", String::from_utf8_lossy(&line));
                 continue;
             }
-            let Ok(v) = serde_json::from_slice::<Value>(&line) else { continue };
-            let context = v["context"].as_str().filter(|c| !c.is_empty()).map(|c| format!(" [{c}]")).unwrap_or_default();
+            let Ok(v) = serde_json::from_slice::<Value>(&line) else {
+                continue;
+            };
+            let context = v["context"]
+                .as_str()
+                .filter(|c| !c.is_empty())
+                .map(|c| format!(" [{c}]"))
+                .unwrap_or_default();
             println!(
                 "{} {} {:<6}{} {}",
                 format_time(v["time_ms"].as_u64().unwrap_or(0)),
@@ -488,15 +567,21 @@ async fn logs(args: LogsArgs) -> anyhow::Result<()> {
 
 async fn call(args: CallArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.global)?;
-    let (interface, function) = args
-        .function
-        .rsplit_once('.')
-        .with_context(|| format!("`{}` must be INTERFACE.FUNCTION, e.g. items.get", args.function))?;
-    let body: Value = serde_json::from_str(&args.args).context("the arguments are not valid JSON")?;
+    let (interface, function) = args.function.rsplit_once('.').with_context(|| {
+        format!(
+            "`{}` must be INTERFACE.FUNCTION, e.g. items.get",
+            args.function
+        )
+    })?;
+    let body: Value =
+        serde_json::from_str(&args.args).context("the arguments are not valid JSON")?;
     let value = client
         .send(
             client
-                .request(reqwest::Method::POST, &format!("/v1/deployments/{}/rpc/{interface}/{function}", args.name))
+                .request(
+                    reqwest::Method::POST,
+                    &format!("/v1/deployments/{}/rpc/{interface}/{function}", args.name),
+                )
                 .json(&body),
         )
         .await?;
@@ -511,9 +596,14 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Call(args) => call(args).await,
         Command::Ls(global) => {
             let client = Client::new(&global)?;
-            let value = client.send(client.request(reqwest::Method::GET, "/v1/deployments")).await?;
+            let value = client
+                .send(client.request(reqwest::Method::GET, "/v1/deployments"))
+                .await?;
             client.print(&value, |v| {
-                println!("{:<20} {:<12} {:<20} {:>8} {:>10} {:>8}  {}", "NAME", "TEAM", "ROUTE", "VERSIONS", "REQUESTS", "ERRORS", "SERVING");
+                println!(
+                    "{:<20} {:<12} {:<20} {:>8} {:>10} {:>8}  {}",
+                    "NAME", "TEAM", "ROUTE", "VERSIONS", "REQUESTS", "ERRORS", "SERVING"
+                );
                 for d in v["deployments"].as_array().into_iter().flatten() {
                     println!(
                         "{:<20} {:<12} {:<20} {:>8} {:>10} {:>8}  {}",
@@ -532,7 +622,10 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Versions(args) => {
             let client = Client::new(&args.global)?;
             let value = client
-                .send(client.request(reqwest::Method::GET, &format!("/v1/deployments/{}", args.name)))
+                .send(client.request(
+                    reqwest::Method::GET,
+                    &format!("/v1/deployments/{}", args.name),
+                ))
                 .await?;
             client.print(&value, print_view);
             Ok(())
@@ -542,11 +635,16 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             let value = client
                 .send(
                     client
-                        .request(reqwest::Method::POST, &format!("/v1/deployments/{}/rollback", args.name))
+                        .request(
+                            reqwest::Method::POST,
+                            &format!("/v1/deployments/{}/rollback", args.name),
+                        )
                         .json(&json!({ "to": args.to })),
                 )
                 .await?;
-            client.print(&value, |v| println!("{} now serves {}", args.name, traffic_text(&v["traffic"])));
+            client.print(&value, |v| {
+                println!("{} now serves {}", args.name, traffic_text(&v["traffic"]))
+            });
             Ok(())
         }
         Command::Activate(args) => {
@@ -554,11 +652,16 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             let value = client
                 .send(
                     client
-                        .request(reqwest::Method::POST, &format!("/v1/deployments/{}/activate", args.name))
+                        .request(
+                            reqwest::Method::POST,
+                            &format!("/v1/deployments/{}/activate", args.name),
+                        )
                         .json(&json!({ "version": args.version })),
                 )
                 .await?;
-            client.print(&value, |v| println!("{} now serves {}", args.name, traffic_text(&v["traffic"])));
+            client.print(&value, |v| {
+                println!("{} now serves {}", args.name, traffic_text(&v["traffic"]))
+            });
             Ok(())
         }
         Command::Promote(args) => traffic_action(args, "promote").await,
@@ -566,23 +669,31 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Rm(args) => {
             let client = Client::new(&args.global)?;
             client
-                .send(client.request(reqwest::Method::DELETE, &format!("/v1/deployments/{}", args.name)))
+                .send(client.request(
+                    reqwest::Method::DELETE,
+                    &format!("/v1/deployments/{}", args.name),
+                ))
                 .await?;
             if !client.json {
                 println!("removed {}", args.name);
             }
             Ok(())
         }
-        Command::Serve(_) | Command::Wit(_) => Ok(()),
+        Command::Serve(_) | Command::Wit(_) | Command::New(_) => Ok(()),
     }
 }
 
 async fn traffic_action(args: NameArgs, action: &str) -> anyhow::Result<()> {
     let client = Client::new(&args.global)?;
     let value = client
-        .send(client.request(reqwest::Method::POST, &format!("/v1/deployments/{}/{action}", args.name)))
+        .send(client.request(
+            reqwest::Method::POST,
+            &format!("/v1/deployments/{}/{action}", args.name),
+        ))
         .await?;
-    client.print(&value, |v| println!("{} now serves {}", args.name, traffic_text(&v["traffic"])));
+    client.print(&value, |v| {
+        println!("{} now serves {}", args.name, traffic_text(&v["traffic"]))
+    });
     Ok(())
 }
 
@@ -603,8 +714,13 @@ pub fn get_text(global: &Global, path: &str) -> anyhow::Result<String> {
         .build()
         .context("failed to start the async runtime")?;
     runtime.block_on(async {
-        let value = client.send(client.request(reqwest::Method::GET, path)).await?;
-        Ok(value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string()))
+        let value = client
+            .send(client.request(reqwest::Method::GET, path))
+            .await?;
+        Ok(value
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| value.to_string()))
     })
 }
 

@@ -1,6 +1,7 @@
 //! `wharf`: serve components, and deploy, inspect and roll them back.
 
 mod client;
+mod new;
 mod serve;
 mod wit;
 
@@ -41,6 +42,9 @@ enum Command {
     Call(client::CallArgs),
     /// Print Wharf's WIT worlds, or the WIT a deployment exports.
     Wit(wit::WitArgs),
+    /// Create a component project (Rust, Python or JavaScript) that builds
+    /// and deploys as generated.
+    New(new::NewArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Wit(args) => wit::run(args),
+        Command::New(args) => new::run(args),
         other => client::run(other),
     };
     match result {

@@ -11,8 +11,14 @@ use wharf_spec::{ByteSize, Millis, Name};
 
 /// The demo components, built from `components/` when `wharf` is built.
 const DEMO: &[(&str, &[u8])] = &[
-    ("hello", include_bytes!(concat!(env!("OUT_DIR"), "/hello.wasm"))),
-    ("echo", include_bytes!(concat!(env!("OUT_DIR"), "/echo.wasm"))),
+    (
+        "hello",
+        include_bytes!(concat!(env!("OUT_DIR"), "/hello.wasm")),
+    ),
+    (
+        "echo",
+        include_bytes!(concat!(env!("OUT_DIR"), "/echo.wasm")),
+    ),
 ];
 
 #[derive(Args, Debug)]
@@ -39,7 +45,12 @@ pub struct ServeArgs {
     #[arg(long)]
     demo: bool,
     /// Accept TOKEN on the admin API as team TEAM (repeatable). Only its hash is kept.
-    #[arg(long = "admin-token", value_name = "TEAM:TOKEN", env = "WHARF_ADMIN_TOKENS", value_delimiter = ',')]
+    #[arg(
+        long = "admin-token",
+        value_name = "TEAM:TOKEN",
+        env = "WHARF_ADMIN_TOKENS",
+        value_delimiter = ','
+    )]
     admin_tokens: Vec<String>,
     /// Accept admin requests from loopback without a token, as a team that may
     /// manage everything. For a laptop; never for a shared host.
@@ -73,11 +84,16 @@ pub struct ServeArgs {
     /// Worker threads (default: one per available core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Benchmarks only: do not enforce CPU and memory limits, to measure what
+    /// enforcement costs. Never use this to serve.
+    #[arg(long, hide = true)]
+    no_limits: bool,
 }
 
 fn init_tracing(format: &str) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,cranelift=warn,wasmtime=warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,cranelift=warn,wasmtime=warn"));
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -119,7 +135,8 @@ fn config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
             .split_once('=')
             .with_context(|| format!("--component `{entry}` must be NAME=PATH"))?;
         let name = Name::new(name).map_err(|e| anyhow::anyhow!("--component: {e}"))?;
-        let bytes = std::fs::read(path).with_context(|| format!("failed to read component {path}"))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("failed to read component {path}"))?;
         components.retain(|c: &StaticComponent| c.name != name);
         components.push(StaticComponent {
             name,
@@ -145,6 +162,7 @@ fn config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     config.runtime.max_memory_per_instance = args.max_memory;
     config.runtime.keep_resident = args.keep_resident;
     config.runtime.epoch_tick = Duration::from_millis(args.epoch_tick.0.max(1));
+    config.runtime.enforce_limits = !args.no_limits;
     Ok(config)
 }
 
@@ -156,11 +174,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(threads) = args.threads {
         builder.worker_threads(threads.max(1));
     }
-    let runtime = builder.build().context("failed to start the async runtime")?;
+    let runtime = builder
+        .build()
+        .context("failed to start the async runtime")?;
     runtime.block_on(async move {
         let server = Server::start(config).await?;
         for d in server.platform().live().all() {
-            eprintln!("  {:<20} http://{}{}", d.name.as_str(), server.ingress_addr(), d.route);
+            eprintln!(
+                "  {:<20} http://{}{}",
+                d.name.as_str(),
+                server.ingress_addr(),
+                d.route
+            );
         }
         // Last, so scripts can wait for this line.
         eprintln!(

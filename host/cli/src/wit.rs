@@ -26,9 +26,11 @@ pub fn write_all(dir: &std::path::Path) -> anyhow::Result<()> {
     for (relative, text) in embedded::FILES {
         let path = dir.join(relative);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("failed to create {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("failed to create {}", parent.display()))?;
         }
-        std::fs::write(&path, text).with_context(|| format!("failed to write {}", path.display()))?;
+        std::fs::write(&path, text)
+            .with_context(|| format!("failed to write {}", path.display()))?;
     }
     Ok(())
 }
@@ -41,7 +43,10 @@ pub fn run(args: WitArgs) -> anyhow::Result<()> {
     }
     if let Some(dir) = &args.out {
         write_all(dir)?;
-        eprintln!("wrote Wharf's WIT to {} (world wharf:host/service)", dir.display());
+        eprintln!(
+            "wrote Wharf's WIT to {} (world wharf:host/service)",
+            dir.display()
+        );
         return Ok(());
     }
     let main = embedded::FILES

@@ -63,7 +63,13 @@ const SCRUBBED_ENV: &[&str] = &[
 pub fn guest_target_dir(workspace_root: &Path) -> PathBuf {
     let host_target = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|p| if p.is_absolute() { p } else { workspace_root.join(p) })
+        .map(|p| {
+            if p.is_absolute() {
+                p
+            } else {
+                workspace_root.join(p)
+            }
+        })
         .unwrap_or_else(|| workspace_root.join("target"));
     host_target.join("wasm-guests")
 }
@@ -150,7 +156,13 @@ pub fn build_workspace(manifest: &Path, target_dir: &Path, packages: &[&str]) ->
 fn cdylib_members(manifest: &Path) -> Vec<String> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let output = Command::new(cargo)
-        .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
         .arg(manifest)
         .output()
         .unwrap_or_else(|e| panic!("failed to run `cargo metadata`: {e}"));
@@ -169,7 +181,13 @@ fn cdylib_members(manifest: &Path) -> Vec<String> {
             .as_array()
             .into_iter()
             .flatten()
-            .any(|t| t["crate_types"].as_array().into_iter().flatten().any(|c| c == "cdylib"));
+            .any(|t| {
+                t["crate_types"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c == "cdylib")
+            });
         if let (true, Some(name)) = (builds_component, package["name"].as_str()) {
             members.push(name.to_string());
         }
@@ -226,7 +244,9 @@ fn ensure_target_installed() {
         return;
     }
     println!("cargo:warning=installing the {TARGET} target with rustup");
-    let status = Command::new("rustup").args(["target", "add", TARGET]).status();
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
     match status {
         Ok(s) if s.success() => {}
         _ => panic!(
@@ -245,7 +265,226 @@ mod tests {
         let deps = parse_dep_file("/t/a.wasm: /src/a.rs /src/my\\ dir/b.rs\n");
         assert_eq!(
             deps,
-            vec![PathBuf::from("/src/a.rs"), PathBuf::from("/src/my dir/b.rs")]
+            vec![
+                PathBuf::from("/src/a.rs"),
+                PathBuf::from("/src/my dir/b.rs")
+            ]
         );
+    }
+}
+
+/// A guest written in a language other than Rust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// Built with componentize-py (`.tools/venv`).
+    Python,
+    /// Built with componentize-js (`tools/node_modules`).
+    JavaScript,
+}
+
+/// One Python or JavaScript component to build.
+#[derive(Debug, Clone)]
+pub struct Polyglot {
+    /// The output name, e.g. `hello-py` (`hello-py.wasm`).
+    pub name: String,
+    /// The language.
+    pub lang: Lang,
+    /// Python: the directory with `app.py`; JavaScript: the `.js` file.
+    pub source: PathBuf,
+    /// Python: more directories on the module path.
+    pub python_path: Vec<PathBuf>,
+    /// A WIT directory (a package and its `deps/`).
+    pub wit: PathBuf,
+    /// The world to build, e.g. `wharf:host/service`.
+    pub world: String,
+    /// JavaScript: WASI features of the engine to leave out (`http`,
+    /// `fetch-event`, ...), so the component imports only what it uses.
+    pub js_disable: Vec<String>,
+}
+
+/// Where the pinned tools live in a checkout.
+fn tool(root: &Path, lang: Lang) -> PathBuf {
+    match lang {
+        Lang::Python => root.join(".tools/venv/bin/componentize-py"),
+        Lang::JavaScript => root.join("tools/node_modules/.bin/componentize-js"),
+    }
+}
+
+/// Makes sure the Python and JavaScript toolchains are installed, running
+/// `scripts/install-guest-tools.sh` (pinned versions, project-local) if not.
+pub fn ensure_polyglot_tools(root: &Path) {
+    if tool(root, Lang::Python).is_file() && tool(root, Lang::JavaScript).is_file() {
+        return;
+    }
+    println!(
+        "cargo:warning=installing the Python and JavaScript guest toolchains (scripts/install-guest-tools.sh)"
+    );
+    let status = Command::new(root.join("scripts/install-guest-tools.sh")).status();
+    if !matches!(status, Ok(s) if s.success()) {
+        panic!(
+            "the Python and JavaScript guest toolchains are missing and scripts/install-guest-tools.sh failed; \
+             it needs python3 (with venv and pip) and Node.js 20+ with npm, and network access to PyPI and npm"
+        );
+    }
+}
+
+fn files_under(path: &Path, out: &mut Vec<PathBuf>) {
+    if path.is_dir() {
+        let mut entries: Vec<_> = fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for entry in entries {
+            let name = entry
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name == "__pycache__" || name == "node_modules" || name.starts_with('.') {
+                continue;
+            }
+            files_under(&entry, out);
+        }
+    } else if path.is_file() {
+        out.push(path.to_path_buf());
+    }
+}
+
+/// A digest of every input of a polyglot build, so unchanged guests are not
+/// rebuilt (a JavaScript build takes most of a minute).
+fn fingerprint(guest: &Polyglot, root: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut files = Vec::new();
+    let source_dir = if guest.source.is_dir() {
+        guest.source.clone()
+    } else {
+        guest
+            .source
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    };
+    files_under(&source_dir, &mut files);
+    for p in &guest.python_path {
+        files_under(p, &mut files);
+    }
+    files_under(&guest.wit, &mut files);
+    files.push(root.join("tools/requirements.txt"));
+    files.push(root.join("tools/package-lock.json"));
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!("{guest:?}").hash(&mut h);
+    for f in files {
+        println!("cargo:rerun-if-changed={}", f.display());
+        f.hash(&mut h);
+        fs::read(&f).unwrap_or_default().hash(&mut h);
+    }
+    format!("{:016x}", h.finish())
+}
+
+/// Builds Python and JavaScript guests into `out_dir`, skipping those whose
+/// inputs did not change. Panics (failing the build) when a build fails.
+pub fn build_polyglot(root: &Path, out_dir: &Path, guests: &[Polyglot]) -> Vec<Guest> {
+    ensure_polyglot_tools(root);
+    fs::create_dir_all(out_dir)
+        .unwrap_or_else(|e| panic!("failed to create {}: {e}", out_dir.display()));
+    let mut built = Vec::new();
+    for guest in guests {
+        let wasm = out_dir.join(format!("{}.wasm", guest.name));
+        let stamp = out_dir.join(format!("{}.stamp", guest.name));
+        let print = fingerprint(guest, root);
+        if wasm.is_file() && fs::read_to_string(&stamp).ok().as_deref() == Some(print.as_str()) {
+            built.push(Guest {
+                package: guest.name.clone(),
+                wasm,
+            });
+            continue;
+        }
+        let mut cmd = Command::new(tool(root, guest.lang));
+        match guest.lang {
+            Lang::Python => {
+                cmd.arg("-d")
+                    .arg(&guest.wit)
+                    .arg("-w")
+                    .arg(&guest.world)
+                    .arg("componentize");
+                cmd.arg("-p").arg(&guest.source);
+                for p in &guest.python_path {
+                    cmd.arg("-p").arg(p);
+                }
+                cmd.arg("app").arg("-o").arg(&wasm);
+            }
+            Lang::JavaScript => {
+                cmd.arg("--wit")
+                    .arg(&guest.wit)
+                    .arg("--world-name")
+                    .arg(&guest.world);
+                for feature in &guest.js_disable {
+                    cmd.arg("-d").arg(feature);
+                }
+                cmd.arg("-o").arg(&wasm).arg(&guest.source);
+            }
+        }
+        let output = cmd.output().unwrap_or_else(|e| {
+            panic!(
+                "failed to run the {:?} toolchain for {}: {e}",
+                guest.lang, guest.name
+            )
+        });
+        if !output.status.success() || !wasm.is_file() {
+            panic!(
+                "building the {:?} guest `{}` failed:\n{}{}",
+                guest.lang,
+                guest.name,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        fs::write(&stamp, print)
+            .unwrap_or_else(|e| panic!("failed to write {}: {e}", stamp.display()));
+        built.push(Guest {
+            package: guest.name.clone(),
+            wasm,
+        });
+    }
+    built
+}
+
+/// Assembles a WIT directory: `main` (a package directory) with every file
+/// and directory of `deps` copied under `deps/`. Used when a guest's world
+/// combines Wharf's WIT with another package's.
+pub fn assemble_wit(out: &Path, main: &Path, deps: &[(&str, &Path)]) -> PathBuf {
+    let _ = fs::remove_dir_all(out);
+    copy_dir(main, out);
+    for (name, dep) in deps {
+        let target = out.join("deps").join(name);
+        if dep.is_dir() {
+            copy_dir(dep, &target);
+        } else {
+            fs::create_dir_all(&target)
+                .unwrap_or_else(|e| panic!("failed to create {}: {e}", target.display()));
+            let file = dep.file_name().unwrap_or_default();
+            fs::copy(dep, target.join(file))
+                .unwrap_or_else(|e| panic!("failed to copy {}: {e}", dep.display()));
+        }
+    }
+    out.to_path_buf()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap_or_else(|e| panic!("failed to create {}: {e}", to.display()));
+    for entry in fs::read_dir(from)
+        .unwrap_or_else(|e| panic!("failed to read {}: {e}", from.display()))
+        .flatten()
+    {
+        let path = entry.path();
+        let target = to.join(entry.file_name());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            fs::copy(&path, &target)
+                .unwrap_or_else(|e| panic!("failed to copy {}: {e}", path.display()));
+        }
     }
 }

@@ -38,7 +38,9 @@ pub fn digest_of(bytes: &[u8]) -> Digest {
 
 /// Whether `s` looks like a digest (64 lowercase hex digits).
 pub fn is_digest(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Errors of the registry.
@@ -56,7 +58,9 @@ pub enum RegistryError {
     #[error("registry database failed: {0}")]
     Db(String),
     /// A record was changed by someone else since it was read.
-    #[error("deployment `{name}` was changed concurrently (expected revision {expected:?}, found {found:?}); retry")]
+    #[error(
+        "deployment `{name}` was changed concurrently (expected revision {expected:?}, found {found:?}); retry"
+    )]
     Conflict {
         /// The deployment.
         name: String,
@@ -119,7 +123,12 @@ pub trait BlobStore: Send + Sync {
     fn get_blob(&self, digest: &str) -> Result<Vec<u8>, RegistryError>;
     /// Stores a compiled artifact for `digest` under `engine` and records its
     /// checksum.
-    fn put_artifact(&self, digest: &str, engine: &str, bytes: &[u8]) -> Result<PathBuf, RegistryError>;
+    fn put_artifact(
+        &self,
+        digest: &str,
+        engine: &str,
+        bytes: &[u8],
+    ) -> Result<PathBuf, RegistryError>;
     /// The path of an intact artifact for `digest` under `engine`: one this
     /// registry wrote, whose bytes still match the checksum it recorded.
     /// A tampered or truncated artifact is deleted and `None` is returned, so

@@ -1,7 +1,9 @@
 //! The embedded registry: files for bytes, redb for records.
 
 use crate::fsutil::{remove_temporaries, write_atomic};
-use crate::{BlobStore, Change, DeploymentRecord, Digest, RecordStore, RegistryError, digest_of, is_digest};
+use crate::{
+    BlobStore, Change, DeploymentRecord, Digest, RecordStore, RegistryError, digest_of, is_digest,
+};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,7 +21,9 @@ pub struct LocalRegistry {
 
 impl std::fmt::Debug for LocalRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalRegistry").field("root", &self.root).finish()
+        f.debug_struct("LocalRegistry")
+            .field("root", &self.root)
+            .finish()
     }
 }
 
@@ -53,11 +57,15 @@ impl LocalRegistry {
     }
 
     fn blob_path(&self, digest: &str) -> PathBuf {
-        self.root.join("blobs/sha256").join(format!("{digest}.wasm"))
+        self.root
+            .join("blobs/sha256")
+            .join(format!("{digest}.wasm"))
     }
 
     fn artifact_path(&self, digest: &str, engine: &str) -> PathBuf {
-        self.root.join("cache").join(format!("{digest}-{engine}.cwasm"))
+        self.root
+            .join("cache")
+            .join(format!("{digest}-{engine}.cwasm"))
     }
 
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RegistryError + '_ {
@@ -102,7 +110,12 @@ impl BlobStore for LocalRegistry {
         Ok(bytes)
     }
 
-    fn put_artifact(&self, digest: &str, engine: &str, bytes: &[u8]) -> Result<PathBuf, RegistryError> {
+    fn put_artifact(
+        &self,
+        digest: &str,
+        engine: &str,
+        bytes: &[u8],
+    ) -> Result<PathBuf, RegistryError> {
         let path = self.artifact_path(digest, engine);
         write_atomic(&path, bytes)?;
         let checksum = digest_of(bytes);
@@ -125,7 +138,9 @@ impl BlobStore for LocalRegistry {
             return Ok(None);
         };
         let path = self.artifact_path(digest, engine);
-        let intact = fs::read(&path).map(|b| digest_of(&b) == recorded).unwrap_or(false);
+        let intact = fs::read(&path)
+            .map(|b| digest_of(&b) == recorded)
+            .unwrap_or(false);
         if intact {
             return Ok(Some(path));
         }
@@ -142,7 +157,8 @@ impl BlobStore for LocalRegistry {
 }
 
 fn decode(name: &str, bytes: &[u8]) -> Result<DeploymentRecord, RegistryError> {
-    serde_json::from_slice(bytes).map_err(|e| RegistryError::Db(format!("record `{name}` is unreadable: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| RegistryError::Db(format!("record `{name}` is unreadable: {e}")))
 }
 
 impl RecordStore for LocalRegistry {
@@ -182,7 +198,8 @@ impl RecordStore for LocalRegistry {
             }
             let mut stored = record.clone();
             stored.revision = found.unwrap_or(0) + 1;
-            let bytes = serde_json::to_vec(&stored).map_err(|e| RegistryError::Db(e.to_string()))?;
+            let bytes =
+                serde_json::to_vec(&stored).map_err(|e| RegistryError::Db(e.to_string()))?;
             table.insert(name, bytes.as_slice())?;
             stored.revision
         };
@@ -212,7 +229,9 @@ impl RecordStore for LocalRegistry {
             table.remove(name)?;
         }
         txn.commit()?;
-        let _ = self.changes.send(Change::Removed { name: name.to_string() });
+        let _ = self.changes.send(Change::Removed {
+            name: name.to_string(),
+        });
         Ok(())
     }
 
@@ -227,7 +246,11 @@ mod tests {
     use wharf_spec::{DeploymentSpec, Name};
 
     fn record(name: &str) -> DeploymentRecord {
-        DeploymentRecord::new(Name::new(name).unwrap(), Name::new("team").unwrap(), DeploymentSpec::default())
+        DeploymentRecord::new(
+            Name::new(name).unwrap(),
+            Name::new("team").unwrap(),
+            DeploymentSpec::default(),
+        )
     }
 
     #[test]
@@ -239,8 +262,14 @@ mod tests {
         assert_eq!(reg.put_blob(b"component bytes").unwrap(), d);
         assert_eq!(reg.get_blob(&d).unwrap(), b"component bytes");
         fs::write(reg.blob_path(&d), b"tampered").unwrap();
-        assert!(matches!(reg.get_blob(&d), Err(RegistryError::CorruptBlob { .. })));
-        assert!(matches!(reg.get_blob("../../etc/passwd"), Err(RegistryError::MissingBlob(_))));
+        assert!(matches!(
+            reg.get_blob(&d),
+            Err(RegistryError::CorruptBlob { .. })
+        ));
+        assert!(matches!(
+            reg.get_blob("../../etc/passwd"),
+            Err(RegistryError::MissingBlob(_))
+        ));
     }
 
     #[test]
@@ -268,12 +297,24 @@ mod tests {
             let mut changes = reg.subscribe();
             let mut r = record("svc");
             assert_eq!(reg.put(&r, None).unwrap(), 1);
-            assert!(matches!(reg.put(&r, None), Err(RegistryError::Conflict { .. })));
+            assert!(matches!(
+                reg.put(&r, None),
+                Err(RegistryError::Conflict { .. })
+            ));
             r.revision = 1;
             r.record("upload", Some("abc"), "team");
             assert_eq!(reg.put(&r, Some(1)).unwrap(), 2);
-            assert!(matches!(reg.put(&r, Some(1)), Err(RegistryError::Conflict { .. })));
-            assert_eq!(changes.try_recv().unwrap(), Change::Put { name: "svc".into(), revision: 1 });
+            assert!(matches!(
+                reg.put(&r, Some(1)),
+                Err(RegistryError::Conflict { .. })
+            ));
+            assert_eq!(
+                changes.try_recv().unwrap(),
+                Change::Put {
+                    name: "svc".into(),
+                    revision: 1
+                }
+            );
             reg.put(&record("other"), None).unwrap();
             reg.remove("other", 1).unwrap();
         }

@@ -89,7 +89,10 @@ impl DeploymentRecord {
 
     /// The version with this digest (or unique digest prefix).
     pub fn version(&self, digest_or_prefix: &str) -> Option<&VersionRecord> {
-        let mut matches = self.versions.iter().filter(|v| v.digest.starts_with(digest_or_prefix));
+        let mut matches = self
+            .versions
+            .iter()
+            .filter(|v| v.digest.starts_with(digest_or_prefix));
         let first = matches.next()?;
         if matches.next().is_some() && first.digest != digest_or_prefix {
             return None;

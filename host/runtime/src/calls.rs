@@ -172,7 +172,8 @@ pub(crate) fn link_imports(
                                 }
                                 Ok(())
                             }
-                            Err(failure) => match (error_value(&ty, &failure), results.first_mut()) {
+                            Err(failure) => match (error_value(&ty, &failure), results.first_mut())
+                            {
                                 (Some(value), Some(slot)) => {
                                     *slot = value;
                                     Ok(())
@@ -197,7 +198,12 @@ struct Target {
 }
 
 impl Target {
-    async fn invoke(&self, call: &CallContext, ty: &ComponentFunc, params: &[Val]) -> Result<Vec<Val>, Failure> {
+    async fn invoke(
+        &self,
+        call: &CallContext,
+        ty: &ComponentFunc,
+        params: &[Val],
+    ) -> Result<Vec<Val>, Failure> {
         let max = self.runtime.config.max_call_depth;
         if call.depth + 1 > max {
             return Err(Failure::Call(format!(
@@ -273,7 +279,12 @@ impl LoadedVersion {
                     .position(|f| f.name == function)
                     .map(|i| (e.functions[i], e.interface.functions[i].ty.clone()))
             })
-            .ok_or_else(|| Failure::Call(format!("`{}` does not export `{interface}#{function}`", self.name())))?;
+            .ok_or_else(|| {
+                Failure::Call(format!(
+                    "`{}` does not export `{interface}#{function}`",
+                    self.name()
+                ))
+            })?;
 
         let permit = match self.gate.clone().try_acquire_owned() {
             Ok(permit) => permit,
@@ -335,7 +346,9 @@ pub fn error_value(ty: &ComponentFunc, failure: &Failure) -> Option<Val> {
             let case = variant.cases().find(|c| c.name == "unavailable")?;
             match case.ty {
                 None => Val::Variant("unavailable".into(), None),
-                Some(Type::String) => Val::Variant("unavailable".into(), Some(Box::new(Val::String(message)))),
+                Some(Type::String) => {
+                    Val::Variant("unavailable".into(), Some(Box::new(Val::String(message))))
+                }
                 Some(_) => return None,
             }
         }

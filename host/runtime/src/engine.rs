@@ -29,6 +29,10 @@ pub struct RuntimeConfig {
     pub compile_concurrency: usize,
     /// How deep component-to-component calls may nest.
     pub max_call_depth: u32,
+    /// Enforce CPU and memory limits. Only benchmarks turn this off, to
+    /// measure what enforcement costs; wall-clock timeouts and concurrency
+    /// limits stay on regardless.
+    pub enforce_limits: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -42,6 +46,7 @@ impl Default for RuntimeConfig {
                 .map(|n| n.get())
                 .unwrap_or(1),
             max_call_depth: 8,
+            enforce_limits: true,
         }
     }
 }
@@ -137,7 +142,7 @@ fn engine_config(config: &RuntimeConfig) -> anyhow::Result<Config> {
 
     let mut cfg = Config::new();
     cfg.wasm_component_model(true);
-    cfg.epoch_interruption(true);
+    cfg.epoch_interruption(config.enforce_limits);
     cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     cfg.parallel_compilation(config.compile_concurrency > 1);
     // Traps say where they happened, but without DWARF line lookups (which

@@ -26,7 +26,7 @@ pub enum LoadError {
     Compile(String),
     /// Imports Wharf never provides.
     #[error(
-        "the component imports {}, which Wharf does not provide; remove the dependency (for networking use `wasi:http/outgoing-handler` with an `outbound` grant)",
+        "the component imports {}, which Wharf does not provide; remove the dependency, or import an interface of another deployment with a `calls` grant (see `wharf wit` for what Wharf provides)",
         list(.names)
     )]
     UnsupportedImport {
@@ -191,7 +191,9 @@ impl fmt::Display for Failure {
                 f,
                 "the component is at its limit of {limit} concurrent requests; retry shortly"
             ),
-            Failure::PoolExhausted => write!(f, "the host has no free instance slots; retry shortly"),
+            Failure::PoolExhausted => {
+                write!(f, "the host has no free instance slots; retry shortly")
+            }
             Failure::NoResponse => write!(f, "the component returned without sending a response"),
             Failure::Call(m) => write!(f, "{m}"),
             Failure::Host(m) => write!(f, "host error: {m}"),

@@ -75,7 +75,9 @@ pub(crate) fn base_linker(engine: &Engine) -> wasmtime::Result<Linker<Host>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    keyvalue::add_to_linker(&mut linker, |h: &mut Host| KeyValue::new(&h.kv, &mut h.table))?;
+    keyvalue::add_to_linker(&mut linker, |h: &mut Host| {
+        KeyValue::new(&h.kv, &mut h.table)
+    })?;
     config::add_to_linker(&mut linker, |h: &mut Host| WasiConfig::new(&h.config))?;
     logging::add_to_linker(&mut linker, |h: &mut Host| Logging::new(&h.log))?;
     Ok(linker)

@@ -25,7 +25,10 @@ impl LoadedVersion {
     /// response head come back as [`Failure`]; failures after it end the body
     /// with an error. Either way they are logged under the deployment's name
     /// and version, and counted.
-    pub async fn handle_http<B>(self: &Arc<Self>, request: http::Request<B>) -> Result<http::Response<ResponseBody>, Failure>
+    pub async fn handle_http<B>(
+        self: &Arc<Self>,
+        request: http::Request<B>,
+    ) -> Result<http::Response<ResponseBody>, Failure>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
@@ -59,7 +62,10 @@ impl LoadedVersion {
         let (req, out) = {
             let mut http = store.data_mut().http();
             let req = http
-                .new_incoming_request(wasmtime_wasi_http::p2::bindings::http::types::Scheme::Http, request)
+                .new_incoming_request(
+                    wasmtime_wasi_http::p2::bindings::http::types::Scheme::Http,
+                    request,
+                )
                 .map_err(|e| Failure::Host(format!("bad request: {e}")))?;
             let out = http
                 .new_response_outparam(tx)
@@ -94,7 +100,8 @@ impl LoadedVersion {
         match rx.await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(code)) => {
-                let failure = Failure::Trap(format!("the component answered with error code {code:?}"));
+                let failure =
+                    Failure::Trap(format!("the component answered with error code {code:?}"));
                 self.report(&failure);
                 Err(failure)
             }
@@ -130,7 +137,9 @@ pub(crate) fn classify(error: &wasmtime::Error, store: &Store<Host>, limits: &Li
     let host = store.data();
     if let Some(interrupted) = error.downcast_ref::<Interrupted>() {
         return match interrupted {
-            Interrupted::Cpu => Failure::CpuLimit { limit_ms: limits.cpu.0 },
+            Interrupted::Cpu => Failure::CpuLimit {
+                limit_ms: limits.cpu.0,
+            },
             Interrupted::Deadline => Failure::Timeout {
                 limit_ms: limits.timeout.0,
             },

@@ -7,8 +7,8 @@
 
 use crate::error::LoadError;
 use wasmtime::Engine;
-use wasmtime::component::types::{self, ComponentFunc, ComponentItem, Type};
 use wasmtime::component::Component;
+use wasmtime::component::types::{self, ComponentFunc, ComponentItem, Type};
 use wharf_spec::{Grants, InterfaceName};
 
 /// Refuses bytes that are not a component, with a message that says why.
@@ -54,9 +54,25 @@ const PLATFORM: &[&str] = &[
     "wasi:http/types",
     "wasi:config/store",
     "wasi:logging/logging",
+    // Linked but inert: the WASI context has no network, so every socket
+    // operation is denied. Runtimes such as CPython (componentize-py) import
+    // these whatever the program does; refusing them would refuse every
+    // Python component. Deployments reach the network only through
+    // `wasi:http/outgoing-handler` and its allow-list.
+    "wasi:sockets/network",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
+    "wasi:sockets/ip-name-lookup",
 ];
 
-const KEYVALUE: &[&str] = &["wasi:keyvalue/store", "wasi:keyvalue/atomics", "wasi:keyvalue/batch"];
+const KEYVALUE: &[&str] = &[
+    "wasi:keyvalue/store",
+    "wasi:keyvalue/atomics",
+    "wasi:keyvalue/batch",
+];
 const OUTBOUND: &str = "wasi:http/outgoing-handler";
 /// The HTTP handler export, any 0.2.x version.
 pub const HTTP_HANDLER: &str = "wasi:http/incoming-handler";
@@ -116,7 +132,8 @@ impl Shape {
         for (name, ext) in ty.imports(engine) {
             let base = unversioned(name);
             if base.starts_with("wasi:") {
-                let known = PLATFORM.contains(&base) || KEYVALUE.contains(&base) || base == OUTBOUND;
+                let known =
+                    PLATFORM.contains(&base) || KEYVALUE.contains(&base) || base == OUTBOUND;
                 if known {
                     shape.wasi_imports.push(name.to_string());
                 } else {
@@ -137,7 +154,9 @@ impl Shape {
                 shape.http_handler = true;
                 continue;
             }
-            if let (ComponentItem::ComponentInstance(inst), Ok(parsed)) = (&ext.ty, InterfaceName::parse(name)) {
+            if let (ComponentItem::ComponentInstance(inst), Ok(parsed)) =
+                (&ext.ty, InterfaceName::parse(name))
+            {
                 let iface = interface(engine, name, parsed, inst, &mut shape.resource_errors);
                 shape.exports.push(iface);
             }
@@ -208,7 +227,11 @@ impl Shape {
 pub fn granted_call(grants: &Grants, import: &InterfaceName) -> bool {
     grants.calls.iter().any(|g| {
         InterfaceName::parse(g)
-            .map(|g| g.package == import.package && g.interface == import.interface && versions_overlap(&g, import))
+            .map(|g| {
+                g.package == import.package
+                    && g.interface == import.interface
+                    && versions_overlap(&g, import)
+            })
             .unwrap_or(false)
     })
 }
@@ -232,7 +255,8 @@ fn interface(
     for (item_name, ext) in inst.exports(engine) {
         match &ext.ty {
             ComponentItem::ComponentFunc(f) => {
-                let carries = f.params().any(|(_, t)| has_resource(&t)) || f.results().any(|t| has_resource(&t));
+                let carries = f.params().any(|(_, t)| has_resource(&t))
+                    || f.results().any(|t| has_resource(&t));
                 if carries {
                     resource_errors.push((name.to_string(), item_name.to_string()));
                 }
@@ -261,7 +285,9 @@ fn interface(
 /// that cannot be copied between stores: futures, streams, error contexts).
 pub fn has_resource(ty: &Type) -> bool {
     match ty {
-        Type::Own(_) | Type::Borrow(_) | Type::Future(_) | Type::Stream(_) | Type::ErrorContext => true,
+        Type::Own(_) | Type::Borrow(_) | Type::Future(_) | Type::Stream(_) | Type::ErrorContext => {
+            true
+        }
         Type::List(l) => has_resource(&l.ty()),
         Type::FixedLengthList(l) => has_resource(&l.ty()),
         Type::Map(m) => has_resource(&m.key()) || has_resource(&m.value()),
@@ -269,7 +295,9 @@ pub fn has_resource(ty: &Type) -> bool {
         Type::Tuple(t) => t.types().any(|t| has_resource(&t)),
         Type::Variant(v) => v.cases().any(|c| c.ty.as_ref().is_some_and(has_resource)),
         Type::Option(o) => has_resource(&o.ty()),
-        Type::Result(r) => r.ok().is_some_and(|t| has_resource(&t)) || r.err().is_some_and(|t| has_resource(&t)),
+        Type::Result(r) => {
+            r.ok().is_some_and(|t| has_resource(&t)) || r.err().is_some_and(|t| has_resource(&t))
+        }
         _ => false,
     }
 }

@@ -88,8 +88,10 @@ impl VersionMetrics {
             self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         self.latency_count.fetch_add(1, Ordering::Relaxed);
-        self.latency_sum_us
-            .fetch_add(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.latency_sum_us.fetch_add(
+            u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
     }
 
     /// Records one served call.
@@ -131,7 +133,11 @@ impl VersionMetrics {
             latency_buckets,
             latency_count: self.latency_count.load(Ordering::Relaxed),
             latency_sum: self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6,
-            failures: self.failures.iter().map(|f| f.load(Ordering::Relaxed)).collect(),
+            failures: self
+                .failures
+                .iter()
+                .map(|f| f.load(Ordering::Relaxed))
+                .collect(),
         }
     }
 }

@@ -17,7 +17,12 @@ pub(crate) fn runtime(dir: &std::path::Path) -> Arc<Runtime> {
     Runtime::new(RuntimeConfig::small(), Arc::new(kv)).unwrap()
 }
 
-pub(crate) async fn load(rt: &Arc<Runtime>, name: &str, path: &str, spec: DeploymentSpec) -> Result<Arc<LoadedVersion>, LoadError> {
+pub(crate) async fn load(
+    rt: &Arc<Runtime>,
+    name: &str,
+    path: &str,
+    spec: DeploymentSpec,
+) -> Result<Arc<LoadedVersion>, LoadError> {
     let bytes: Arc<[u8]> = wharf_test_artifacts::bytes(path).into();
     let component = rt.compile(bytes).await?;
     let concurrency = spec.limits.max_concurrency as usize;
@@ -34,22 +39,39 @@ pub(crate) async fn load(rt: &Arc<Runtime>, name: &str, path: &str, spec: Deploy
     )
 }
 
-pub(crate) async fn get(version: &Arc<LoadedVersion>, path: &str) -> Result<(u16, String), Failure> {
+pub(crate) async fn get(
+    version: &Arc<LoadedVersion>,
+    path: &str,
+) -> Result<(u16, String), Failure> {
     let req = http::Request::get(format!("http://localhost{path}"))
         .header("host", "localhost")
         .body(Full::new(bytes::Bytes::new()))
         .unwrap();
     let resp = version.handle_http(req).await?;
     let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.map_err(|e| Failure::Host(format!("{e:?}")))?;
-    Ok((status, String::from_utf8_lossy(&body.to_bytes()).into_owned()))
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| Failure::Host(format!("{e:?}")))?;
+    Ok((
+        status,
+        String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+    ))
 }
 
 #[tokio::test]
 async fn hello_answers_in_process() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime(dir.path());
-    let hello = load(&rt, "hello", wharf_test_artifacts::HELLO, DeploymentSpec::default()).await.unwrap();
+    let hello = load(
+        &rt,
+        "hello",
+        wharf_test_artifacts::HELLO,
+        DeploymentSpec::default(),
+    )
+    .await
+    .unwrap();
     eprintln!("hello imports: {:?}", hello.wasi_imports());
     assert!(hello.serves_http());
     for _ in 0..3 {
@@ -64,7 +86,10 @@ async fn hello_answers_in_process() {
 async fn core_modules_and_garbage_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime(dir.path());
-    let core = rt.compile(Arc::from(&b"\0asm\x01\0\0\0"[..])).await.unwrap_err();
+    let core = rt
+        .compile(Arc::from(&b"\0asm\x01\0\0\0"[..]))
+        .await
+        .unwrap_err();
     assert_eq!(core.code(), "core_module");
     assert!(core.to_string().contains("wasm32-wasip2"), "{core}");
     let junk = rt.compile(Arc::from(&b"GIF89a"[..])).await.unwrap_err();

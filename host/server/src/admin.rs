@@ -36,9 +36,10 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(json!({ "error": self }))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            );
         }
         response
     }
@@ -50,7 +51,10 @@ struct Authed(Actor);
 impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -97,7 +101,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/deployments/{name}/rpc", get(describe))
         .route("/v1/deployments/{name}/rpc/{*call}", post(rpc))
         .fallback(|| async {
-            ApiError::new(404, "not_found", "no such admin endpoint; see docs/admin-api.md")
+            ApiError::new(
+                404,
+                "not_found",
+                "no such admin endpoint; see docs/admin-api.md",
+            )
         })
         .with_state(state)
 }
@@ -113,8 +121,13 @@ async fn whoami(Authed(actor): Authed) -> axum::Json<Value> {
     axum::Json(json!({ "team": actor.team, "dev": actor.dev }))
 }
 
-async fn list(State(state): State<AppState>, Authed(actor): Authed) -> Result<axum::Json<Value>, ApiError> {
-    Ok(axum::Json(json!({ "deployments": state.platform.list(&actor)? })))
+async fn list(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+) -> Result<axum::Json<Value>, ApiError> {
+    Ok(axum::Json(
+        json!({ "deployments": state.platform.list(&actor)? }),
+    ))
 }
 
 async fn show(
@@ -123,7 +136,9 @@ async fn show(
     Path(raw): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let view = state.platform.view(&actor, &raw)?;
-    Ok(axum::Json(serde_json::to_value(view).unwrap_or(Value::Null)))
+    Ok(axum::Json(
+        serde_json::to_value(view).unwrap_or(Value::Null),
+    ))
 }
 
 async fn put_spec(
@@ -136,7 +151,9 @@ async fn put_spec(
     let spec: DeploymentSpec = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(400, "invalid_spec", format!("the spec is not valid: {e}")))?;
     let view = state.platform.update_spec(&actor, &name, spec).await?;
-    Ok(axum::Json(serde_json::to_value(view).unwrap_or(Value::Null)))
+    Ok(axum::Json(
+        serde_json::to_value(view).unwrap_or(Value::Null),
+    ))
 }
 
 async fn remove(
@@ -173,13 +190,20 @@ async fn upload(
     let name = name(&raw)?;
     let spec = match headers.get(SPEC_HEADER) {
         Some(value) => {
-            let text = value
-                .to_str()
-                .map_err(|_| ApiError::new(400, "invalid_spec", "the wharf-spec header must be ASCII JSON"))?;
-            Some(
-                serde_json::from_str::<DeploymentSpec>(text)
-                    .map_err(|e| ApiError::new(400, "invalid_spec", format!("the wharf-spec header is not a valid spec: {e}")))?,
-            )
+            let text = value.to_str().map_err(|_| {
+                ApiError::new(
+                    400,
+                    "invalid_spec",
+                    "the wharf-spec header must be ASCII JSON",
+                )
+            })?;
+            Some(serde_json::from_str::<DeploymentSpec>(text).map_err(|e| {
+                ApiError::new(
+                    400,
+                    "invalid_spec",
+                    format!("the wharf-spec header is not a valid spec: {e}"),
+                )
+            })?)
         }
         None => None,
     };
@@ -188,7 +212,9 @@ async fn upload(
         ApiError::new(
             413,
             "too_large",
-            format!("the component is over {max} bytes; this server accepts at most {max} bytes (`wharf serve --max-upload`)"),
+            format!(
+                "the component is over {max} bytes; this server accepts at most {max} bytes (`wharf serve --max-upload`)"
+            ),
         )
     };
     if let Some(length) = headers
@@ -201,10 +227,16 @@ async fn upload(
     }
     let limit = usize::try_from(max).unwrap_or(usize::MAX);
     let bytes = Limited::new(body, limit).collect().await.map_err(|e| {
-        if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+        if e.downcast_ref::<http_body_util::LengthLimitError>()
+            .is_some()
+        {
             too_large()
         } else {
-            ApiError::new(400, "upload_failed", format!("the upload was cut short: {e}"))
+            ApiError::new(
+                400,
+                "upload_failed",
+                format!("the upload was cut short: {e}"),
+            )
         }
     })?;
     let outcome = state
@@ -241,7 +273,9 @@ async fn activate(
 ) -> Result<axum::Json<Value>, ApiError> {
     let body: ActivateBody = parse(&body)?;
     let view = state.platform.activate(&actor, &raw, &body.version).await?;
-    Ok(axum::Json(serde_json::to_value(view).unwrap_or(Value::Null)))
+    Ok(axum::Json(
+        serde_json::to_value(view).unwrap_or(Value::Null),
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -257,9 +291,18 @@ async fn rollback(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let body: RollbackBody = if body.is_empty() { RollbackBody::default() } else { parse(&body)? };
-    let view = state.platform.rollback(&actor, &raw, body.to.as_deref()).await?;
-    Ok(axum::Json(serde_json::to_value(view).unwrap_or(Value::Null)))
+    let body: RollbackBody = if body.is_empty() {
+        RollbackBody::default()
+    } else {
+        parse(&body)?
+    };
+    let view = state
+        .platform
+        .rollback(&actor, &raw, body.to.as_deref())
+        .await?;
+    Ok(axum::Json(
+        serde_json::to_value(view).unwrap_or(Value::Null),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -282,9 +325,18 @@ async fn traffic(
     body: Bytes,
 ) -> Result<axum::Json<Value>, ApiError> {
     let body: TrafficBody = parse(&body)?;
-    let split = body.split.into_iter().map(|t| (t.version, t.weight)).collect();
-    let view = state.platform.set_traffic(&actor, &raw, split, "traffic").await?;
-    Ok(axum::Json(serde_json::to_value(view).unwrap_or(Value::Null)))
+    let split = body
+        .split
+        .into_iter()
+        .map(|t| (t.version, t.weight))
+        .collect();
+    let view = state
+        .platform
+        .set_traffic(&actor, &raw, split, "traffic")
+        .await?;
+    Ok(axum::Json(
+        serde_json::to_value(view).unwrap_or(Value::Null),
+    ))
 }
 
 async fn promote(
@@ -293,7 +345,9 @@ async fn promote(
     Path(raw): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let view = state.platform.promote(&actor, &raw).await?;
-    Ok(axum::Json(serde_json::to_value(view).unwrap_or(Value::Null)))
+    Ok(axum::Json(
+        serde_json::to_value(view).unwrap_or(Value::Null),
+    ))
 }
 
 async fn abort(
@@ -302,11 +356,19 @@ async fn abort(
     Path(raw): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let view = state.platform.abort(&actor, &raw).await?;
-    Ok(axum::Json(serde_json::to_value(view).unwrap_or(Value::Null)))
+    Ok(axum::Json(
+        serde_json::to_value(view).unwrap_or(Value::Null),
+    ))
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::new(400, "invalid_request", format!("the request body is not valid: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            400,
+            "invalid_request",
+            format!("the request body is not valid: {e}"),
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -347,7 +409,10 @@ async fn logs(
                         let seq = l.seq;
                         let mut bytes = serde_json::to_vec(&l).unwrap_or_default();
                         bytes.push(b'\n');
-                        return Some((Ok::<_, std::convert::Infallible>(Bytes::from(bytes)), (rx, seq)));
+                        return Some((
+                            Ok::<_, std::convert::Infallible>(Bytes::from(bytes)),
+                            (rx, seq),
+                        ));
                     }
                     Ok(_) => continue,
                     // A slow follower misses lines rather than holding memory.
@@ -373,17 +438,18 @@ async fn wit(
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
     state.platform.view(&actor, &raw)?;
-    let live = state
-        .platform
-        .live()
-        .get(&raw)
-        .ok_or_else(|| ApiError::new(404, "not_serving", format!("`{raw}` has no active version")))?;
-    let primary = live
-        .primary()
-        .cloned()
-        .ok_or_else(|| ApiError::new(404, "not_serving", format!("`{raw}` has no active version")))?;
+    let live = state.platform.live().get(&raw).ok_or_else(|| {
+        ApiError::new(404, "not_serving", format!("`{raw}` has no active version"))
+    })?;
+    let primary = live.primary().cloned().ok_or_else(|| {
+        ApiError::new(404, "not_serving", format!("`{raw}` has no active version"))
+    })?;
     let text = state.platform.exported_wit(&primary).await?;
-    Ok(([(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+    Ok((
+        [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response())
 }
 
 async fn describe(
@@ -392,11 +458,9 @@ async fn describe(
     Path(raw): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     state.platform.view(&actor, &raw)?;
-    let live = state
-        .platform
-        .live()
-        .get(&raw)
-        .ok_or_else(|| ApiError::new(404, "not_serving", format!("`{raw}` has no active version")))?;
+    let live = state.platform.live().get(&raw).ok_or_else(|| {
+        ApiError::new(404, "not_serving", format!("`{raw}` has no active version"))
+    })?;
     Ok(axum::Json(gateway::describe(&state.platform, &live).await?))
 }
 
@@ -407,10 +471,8 @@ async fn rpc(
     body: Bytes,
 ) -> Result<axum::Json<Value>, ApiError> {
     state.platform.view(&actor, &raw)?;
-    let live = state
-        .platform
-        .live()
-        .get(&raw)
-        .ok_or_else(|| ApiError::new(404, "not_serving", format!("`{raw}` has no active version")))?;
+    let live = state.platform.live().get(&raw).ok_or_else(|| {
+        ApiError::new(404, "not_serving", format!("`{raw}` has no active version"))
+    })?;
     Ok(axum::Json(gateway::call(&live, &call, &body).await?))
 }

@@ -35,7 +35,9 @@ pub struct Teams {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// No `Authorization: Bearer` header.
-    #[error("missing `Authorization: Bearer TOKEN`; pass --token (or set WHARF_TOKEN) with your team's admin token")]
+    #[error(
+        "missing `Authorization: Bearer TOKEN`; pass --token (or set WHARF_TOKEN) with your team's admin token"
+    )]
     Missing,
     /// The token matches no team.
     #[error("the admin token is not valid for any team")]
@@ -64,7 +66,8 @@ impl Teams {
     /// Adds a team by its plain token (from `--admin-token TEAM:TOKEN`); only
     /// the hash is kept.
     pub fn add_token(&mut self, team: Name, token: &str) {
-        self.tokens.push((Sha256::digest(token.as_bytes()).into(), team));
+        self.tokens
+            .push((Sha256::digest(token.as_bytes()).into(), team));
     }
 
     /// Whether any team is configured.
@@ -78,7 +81,11 @@ impl Teams {
     }
 
     /// Authenticates a request from `peer` with an `Authorization` header.
-    pub fn authenticate(&self, authorization: Option<&str>, peer: IpAddr) -> Result<Actor, AuthError> {
+    pub fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        peer: IpAddr,
+    ) -> Result<Actor, AuthError> {
         let token = authorization.and_then(|h| {
             let (scheme, token) = h.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -89,7 +96,11 @@ impl Teams {
                 let mut found = None;
                 // Compare against every entry without stopping early.
                 for (candidate, team) in &self.tokens {
-                    let same = candidate.iter().zip(hash.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+                    let same = candidate
+                        .iter()
+                        .zip(hash.iter())
+                        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                        == 0;
                     if same && found.is_none() {
                         found = Some(team.clone());
                     }
@@ -126,14 +137,34 @@ mod tests {
         let mut teams = Teams::new(false);
         teams.add_token(Name::new("shop").unwrap(), "s3cret");
         let hashed = hex::encode(Sha256::digest(b"other"));
-        teams.add_hashed(Name::new("ops").unwrap(), &hashed).unwrap();
-        let shop = teams.authenticate(Some("Bearer s3cret"), ip("10.0.0.1")).unwrap();
+        teams
+            .add_hashed(Name::new("ops").unwrap(), &hashed)
+            .unwrap();
+        let shop = teams
+            .authenticate(Some("Bearer s3cret"), ip("10.0.0.1"))
+            .unwrap();
         assert_eq!(shop.team.as_str(), "shop");
         assert!(!shop.dev);
-        assert_eq!(teams.authenticate(Some("bearer other"), ip("10.0.0.1")).unwrap().team.as_str(), "ops");
-        assert_eq!(teams.authenticate(Some("Bearer nope"), ip("127.0.0.1")), Err(AuthError::Invalid));
-        assert_eq!(teams.authenticate(None, ip("127.0.0.1")), Err(AuthError::Missing));
-        assert_eq!(teams.authenticate(Some("Basic s3cret"), ip("127.0.0.1")), Err(AuthError::Missing));
+        assert_eq!(
+            teams
+                .authenticate(Some("bearer other"), ip("10.0.0.1"))
+                .unwrap()
+                .team
+                .as_str(),
+            "ops"
+        );
+        assert_eq!(
+            teams.authenticate(Some("Bearer nope"), ip("127.0.0.1")),
+            Err(AuthError::Invalid)
+        );
+        assert_eq!(
+            teams.authenticate(None, ip("127.0.0.1")),
+            Err(AuthError::Missing)
+        );
+        assert_eq!(
+            teams.authenticate(Some("Basic s3cret"), ip("127.0.0.1")),
+            Err(AuthError::Missing)
+        );
         assert!(teams.add_hashed(Name::new("x").unwrap(), "abc").is_err());
     }
 
@@ -142,6 +173,9 @@ mod tests {
         let teams = Teams::new(true);
         assert!(teams.authenticate(None, ip("127.0.0.1")).unwrap().dev);
         assert!(teams.authenticate(None, ip("::1")).unwrap().dev);
-        assert_eq!(teams.authenticate(None, ip("192.168.1.2")), Err(AuthError::Missing));
+        assert_eq!(
+            teams.authenticate(None, ip("192.168.1.2")),
+            Err(AuthError::Missing)
+        );
     }
 }

@@ -37,9 +37,10 @@ pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     bytes.push(b'\n');
     let mut response = Response::new(full(bytes));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -81,24 +82,34 @@ pub fn find_interface<'a>(version: &'a LoadedVersion, id: &str) -> Result<&'a In
                 if exports.is_empty() {
                     "nothing".to_string()
                 } else {
-                    exports.iter().map(|i| format!("`{}`", i.name)).collect::<Vec<_>>().join(", ")
+                    exports
+                        .iter()
+                        .map(|i| format!("`{}`", i.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
             ),
         )),
         _ => Err(ApiError::new(
             400,
             "ambiguous_interface",
-            format!("`{id}` names several exports of `{}`; use the full interface name", version.name()),
+            format!(
+                "`{id}` names several exports of `{}`; use the full interface name",
+                version.name()
+            ),
         )),
     }
 }
 
 /// Calls `interface/function` of `deployment` with JSON arguments.
 pub async fn call(deployment: &LiveDeployment, path: &str, body: &[u8]) -> Result<Value, ApiError> {
-    let version = deployment
-        .pick()
-        .cloned()
-        .ok_or_else(|| ApiError::new(503, "no_version", format!("`{}` has no active version", deployment.name)))?;
+    let version = deployment.pick().cloned().ok_or_else(|| {
+        ApiError::new(
+            503,
+            "no_version",
+            format!("`{}` has no active version", deployment.name),
+        )
+    })?;
     let (interface_id, function) = path.rsplit_once('/').ok_or_else(|| {
         ApiError::new(
             404,
@@ -114,17 +125,28 @@ pub async fn call(deployment: &LiveDeployment, path: &str, body: &[u8]) -> Resul
             format!(
                 "`{}` has no function `{function}`; it has: {}",
                 interface.name,
-                interface.functions.iter().map(|f| format!("`{}`", f.name)).collect::<Vec<_>>().join(", ")
+                interface
+                    .functions
+                    .iter()
+                    .map(|f| format!("`{}`", f.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )
     })?;
     let arguments: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::new(400, "invalid_json", format!("the request body is not valid JSON: {e}")))?
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::new(
+                400,
+                "invalid_json",
+                format!("the request body is not valid JSON: {e}"),
+            )
+        })?
     };
-    let params: Vec<(String, wharf_runtime::Type)> = func.ty.params().map(|(n, t)| (n.to_string(), t)).collect();
+    let params: Vec<(String, wharf_runtime::Type)> =
+        func.ty.params().map(|(n, t)| (n.to_string(), t)).collect();
     let args = json::arguments(&arguments, &params).map_err(argument_error)?;
     let started = Instant::now();
     let call = CallContext {
@@ -153,10 +175,13 @@ pub async fn call(deployment: &LiveDeployment, path: &str, body: &[u8]) -> Resul
 
 /// Describes what `deployment` exports.
 pub async fn describe(platform: &Platform, deployment: &LiveDeployment) -> Result<Value, ApiError> {
-    let version = deployment
-        .primary()
-        .cloned()
-        .ok_or_else(|| ApiError::new(503, "no_version", format!("`{}` has no active version", deployment.name)))?;
+    let version = deployment.primary().cloned().ok_or_else(|| {
+        ApiError::new(
+            503,
+            "no_version",
+            format!("`{}` has no active version", deployment.name),
+        )
+    })?;
     let wit = platform.exported_wit(&version).await.unwrap_or_else(|e| {
         tracing::warn!(deployment = %deployment.name, error = %e, "could not render WIT");
         String::new()
@@ -208,14 +233,22 @@ pub async fn describe(platform: &Platform, deployment: &LiveDeployment) -> Resul
 }
 
 /// `/rpc/...` on the ingress listener.
-pub(crate) async fn handle_ingress(ingress: &Ingress, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+pub(crate) async fn handle_ingress(
+    ingress: &Ingress,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
     match handle(ingress, request, peer).await {
         Ok(response) => response,
         Err(error) => error_response(&error),
     }
 }
 
-async fn handle(ingress: &Ingress, request: Request<Incoming>, peer: SocketAddr) -> Result<Response<Body>, ApiError> {
+async fn handle(
+    ingress: &Ingress,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<Body>, ApiError> {
     let path = request.uri().path().to_string();
     let rest = path.trim_start_matches("/rpc").trim_start_matches('/');
     if rest.is_empty() {
@@ -226,16 +259,22 @@ async fn handle(ingress: &Ingress, request: Request<Incoming>, peer: SocketAddr)
         ));
     }
     let (name, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    let deployment = ingress
-        .platform
-        .live
-        .get(name)
-        .ok_or_else(|| ApiError::new(404, "not_found", format!("no deployment named `{name}` is serving")))?;
+    let deployment = ingress.platform.live.get(name).ok_or_else(|| {
+        ApiError::new(
+            404,
+            "not_found",
+            format!("no deployment named `{name}` is serving"),
+        )
+    })?;
     authorize(ingress, &deployment, &request, peer)?;
     let tail = tail.trim_end_matches('/');
     if tail.is_empty() {
         if request.method() != Method::GET {
-            return Err(ApiError::new(405, "method_not_allowed", "use GET /rpc/NAME to describe"));
+            return Err(ApiError::new(
+                405,
+                "method_not_allowed",
+                "use GET /rpc/NAME to describe",
+            ));
         }
         let description = describe(&ingress.platform, &deployment).await?;
         return Ok(json_response(StatusCode::OK, &description));
@@ -267,7 +306,10 @@ fn authorize(
         External::None => Err(ApiError::new(
             403,
             "not_exposed",
-            format!("`{}` does not expose its interfaces outside (exports.external = \"none\")", deployment.name),
+            format!(
+                "`{}` does not expose its interfaces outside (exports.external = \"none\")",
+                deployment.name
+            ),
         )),
         External::Token => {
             let header = request
@@ -310,8 +352,13 @@ impl Platform {
 
 /// Renders the packages that contain the exported interfaces.
 fn render_wit(bytes: &[u8], exported: &[String]) -> Result<String, ApiError> {
-    let decoded = wit_component::decode(bytes)
-        .map_err(|e| ApiError::new(500, "wit_failed", format!("failed to decode the component's WIT: {e}")))?;
+    let decoded = wit_component::decode(bytes).map_err(|e| {
+        ApiError::new(
+            500,
+            "wit_failed",
+            format!("failed to decode the component's WIT: {e}"),
+        )
+    })?;
     let resolve = decoded.resolve();
     let mut packages = Vec::new();
     for (_, interface) in resolve.interfaces.iter() {

@@ -29,7 +29,9 @@ pub const FORWARDED_PREFIX: &str = "x-forwarded-prefix";
 
 /// A complete body.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 /// A plain-text response.
@@ -40,16 +42,18 @@ pub fn text(status: StatusCode, message: impl Into<String>) -> Response<Body> {
     }
     let mut response = Response::new(full(message));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
 /// The response for a failed request: the failure's status, a `Retry-After`
 /// when retrying makes sense, and a one-line reason naming the deployment.
 pub fn failure_response(name: &str, failure: &Failure) -> Response<Body> {
-    let status = StatusCode::from_u16(failure.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(failure.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = text(status, format!("{name}: {failure}"));
     if status == StatusCode::SERVICE_UNAVAILABLE {
         response
@@ -74,7 +78,10 @@ impl Ingress {
             return text(StatusCode::OK, "ok");
         }
         let Some((deployment, prefix)) = self.platform.live.route(path) else {
-            return text(StatusCode::NOT_FOUND, format!("no deployment serves {path}"));
+            return text(
+                StatusCode::NOT_FOUND,
+                format!("no deployment serves {path}"),
+            );
         };
         let Some(version) = deployment.pick().cloned() else {
             return text(
@@ -101,7 +108,11 @@ fn strip_prefix<B>(request: Request<B>, prefix: usize, route: &str) -> Request<B
     let (mut parts, body) = request.into_parts();
     parts.headers.remove(FORWARDED_PREFIX);
     if prefix > 0 {
-        let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
         let rest = path_and_query.get(prefix..).unwrap_or("");
         let rewritten = if rest.starts_with('/') {
             rest.to_string()
@@ -165,7 +176,10 @@ pub(crate) async fn serve(
         }
     }
     drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("in-flight requests did not finish within {grace:?}; closing anyway");
     }
 }
@@ -175,19 +189,33 @@ mod tests {
     use super::*;
 
     fn strip(uri: &str, prefix: usize, route: &str) -> (String, Option<String>) {
-        let req = Request::get(uri).header(FORWARDED_PREFIX, "/spoofed").body(()).unwrap();
+        let req = Request::get(uri)
+            .header(FORWARDED_PREFIX, "/spoofed")
+            .body(())
+            .unwrap();
         let req = strip_prefix(req, prefix, route);
         (
             req.uri().to_string(),
-            req.headers().get(FORWARDED_PREFIX).map(|v| v.to_str().unwrap().to_string()),
+            req.headers()
+                .get(FORWARDED_PREFIX)
+                .map(|v| v.to_str().unwrap().to_string()),
         )
     }
 
     #[test]
     fn prefixes_are_stripped() {
-        assert_eq!(strip("/hello", 6, "/hello"), ("/".into(), Some("/hello".into())));
-        assert_eq!(strip("/hello/a/b?x=1", 6, "/hello"), ("/a/b?x=1".into(), Some("/hello".into())));
-        assert_eq!(strip("/hello?x=1", 6, "/hello"), ("/?x=1".into(), Some("/hello".into())));
+        assert_eq!(
+            strip("/hello", 6, "/hello"),
+            ("/".into(), Some("/hello".into()))
+        );
+        assert_eq!(
+            strip("/hello/a/b?x=1", 6, "/hello"),
+            ("/a/b?x=1".into(), Some("/hello".into()))
+        );
+        assert_eq!(
+            strip("/hello?x=1", 6, "/hello"),
+            ("/?x=1".into(), Some("/hello".into()))
+        );
         assert_eq!(strip("/x/y", 0, "/"), ("/x/y".into(), None));
         assert_eq!(
             strip("http://h:1/api/v2/items", 7, "/api/v2"),

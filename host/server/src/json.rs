@@ -34,7 +34,11 @@ pub struct JsonError {
 
 impl std::fmt::Display for JsonError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "at {}: expected {}, found {}", self.path, self.expected, self.found)
+        write!(
+            f,
+            "at {}: expected {}, found {}",
+            self.path, self.expected, self.found
+        )
     }
 }
 
@@ -69,22 +73,34 @@ pub fn type_name(ty: &Type) -> String {
         Type::List(l) => format!("list<{}>", type_name(&l.ty())),
         Type::Record(r) => format!(
             "record {{{}}}",
-            r.fields().map(|f| f.name.to_string()).collect::<Vec<_>>().join(", ")
+            r.fields()
+                .map(|f| f.name.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Type::Tuple(t) => format!("tuple of {}", t.types().len()),
         Type::Variant(v) => format!(
             "variant (one of {})",
-            v.cases().map(|c| format!("{:?}", c.name)).collect::<Vec<_>>().join(", ")
+            v.cases()
+                .map(|c| format!("{:?}", c.name))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Type::Enum(e) => format!(
             "enum (one of {})",
-            e.names().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+            e.names()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Type::Option(o) => format!("option<{}> (null or a value)", type_name(&o.ty())),
         Type::Result(_) => "result ({\"ok\": ..} or {\"err\": ..})".into(),
         Type::Flags(f) => format!(
             "flags (an array of {})",
-            f.names().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+            f.names()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Type::Map(_) => "map (an array of [key, value] pairs)".into(),
         Type::FixedLengthList(l) => format!("list of {} {}", l.len(), type_name(&l.ty())),
@@ -113,20 +129,33 @@ impl Walker {
         s
     }
 
-    fn nested<T>(&mut self, segment: String, f: impl FnOnce(&mut Self) -> Result<T, JsonError>) -> Result<T, JsonError> {
+    fn nested<T>(
+        &mut self,
+        segment: String,
+        f: impl FnOnce(&mut Self) -> Result<T, JsonError>,
+    ) -> Result<T, JsonError> {
         self.path.push(segment);
         let out = f(self);
         self.path.pop();
         out
     }
 
-    fn int<T: TryFrom<i128>>(&self, value: &Value, ty: &Type, strings: bool) -> Result<T, JsonError> {
+    fn int<T: TryFrom<i128>>(
+        &self,
+        value: &Value,
+        ty: &Type,
+        strings: bool,
+    ) -> Result<T, JsonError> {
         let wide: Option<i128> = match value {
-            Value::Number(n) => n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from)),
+            Value::Number(n) => n
+                .as_i64()
+                .map(i128::from)
+                .or_else(|| n.as_u64().map(i128::from)),
             Value::String(s) if strings => s.trim().parse::<i128>().ok(),
             _ => None,
         };
-        wide.and_then(|w| T::try_from(w).ok()).ok_or_else(|| self.err(ty, value))
+        wide.and_then(|w| T::try_from(w).ok())
+            .ok_or_else(|| self.err(ty, value))
     }
 
     fn float(&self, value: &Value, ty: &Type) -> Result<f64, JsonError> {
@@ -163,7 +192,12 @@ impl Walker {
                     _ => return Err(self.err(ty, value)),
                 }
             }
-            Type::String => Val::String(value.as_str().ok_or_else(|| self.err(ty, value))?.to_string()),
+            Type::String => Val::String(
+                value
+                    .as_str()
+                    .ok_or_else(|| self.err(ty, value))?
+                    .to_string(),
+            ),
             Type::List(list) => {
                 let items = value.as_array().ok_or_else(|| self.err(ty, value))?;
                 let elem = list.ty();
@@ -190,7 +224,10 @@ impl Walker {
                 let (kt, vt) = (map.key(), map.value());
                 let mut out = Vec::with_capacity(pairs.len());
                 for (i, pair) in pairs.iter().enumerate() {
-                    let kv = pair.as_array().filter(|a| a.len() == 2).ok_or_else(|| self.err(ty, value))?;
+                    let kv = pair
+                        .as_array()
+                        .filter(|a| a.len() == 2)
+                        .ok_or_else(|| self.err(ty, value))?;
                     let k = self.nested(format!("[{i}][0]"), |w| w.val(&kv[0], &kt))?;
                     let v = self.nested(format!("[{i}][1]"), |w| w.val(&kv[1], &vt))?;
                     out.push((k, v));
@@ -203,19 +240,28 @@ impl Walker {
                 for field in record.fields() {
                     let got = object.get(field.name);
                     let v = match (got, &field.ty) {
-                        (Some(v), _) => self.nested(format!(".{}", field.name), |w| w.val(v, &field.ty))?,
+                        (Some(v), _) => {
+                            self.nested(format!(".{}", field.name), |w| w.val(v, &field.ty))?
+                        }
                         (None, Type::Option(_)) => Val::Option(None),
                         (None, _) => {
                             return Err(JsonError {
                                 path: self.path_string(),
-                                expected: format!("field `{}` ({})", field.name, type_name(&field.ty)),
+                                expected: format!(
+                                    "field `{}` ({})",
+                                    field.name,
+                                    type_name(&field.ty)
+                                ),
                                 found: "no such field".into(),
                             });
                         }
                     };
                     fields.push((field.name.to_string(), v));
                 }
-                if let Some(extra) = object.keys().find(|k| !record.fields().any(|f| f.name == k.as_str())) {
+                if let Some(extra) = object
+                    .keys()
+                    .find(|k| !record.fields().any(|f| f.name == k.as_str()))
+                {
                     return Err(JsonError {
                         path: format!("{}.{extra}", self.path_string()),
                         expected: format!("only the fields of {}", type_name(ty)),
@@ -250,7 +296,9 @@ impl Walker {
                     .ok_or_else(|| self.err(ty, value))?;
                 let payload = match (&case.ty, payload) {
                     (None, None | Some(Value::Null)) => None,
-                    (Some(t), Some(p)) => Some(Box::new(self.nested(format!(".{case_name}"), |w| w.val(p, t))?)),
+                    (Some(t), Some(p)) => Some(Box::new(
+                        self.nested(format!(".{case_name}"), |w| w.val(p, t))?,
+                    )),
                     _ => return Err(self.err(ty, value)),
                 };
                 Val::Variant(case_name.to_string(), payload)
@@ -270,7 +318,9 @@ impl Walker {
                     match name {
                         Some(n) if !out.iter().any(|o: &String| o == n) => out.push(n.to_string()),
                         Some(_) => {}
-                        None => return Err(self.nested(format!("[{i}]"), |w| Err(w.err(ty, item)))?),
+                        None => {
+                            return Err(self.nested(format!("[{i}]"), |w| Err(w.err(ty, item)))?);
+                        }
                     }
                 }
                 Val::Flags(out)
@@ -279,9 +329,13 @@ impl Walker {
                 let inner = option.ty();
                 match (value, &inner) {
                     (Value::Null, _) => Val::Option(None),
-                    (Value::Object(o), Type::Option(_)) if o.len() == 1 && o.contains_key("some") => {
+                    (Value::Object(o), Type::Option(_))
+                        if o.len() == 1 && o.contains_key("some") =>
+                    {
                         let v = &o["some"];
-                        Val::Option(Some(Box::new(self.nested(".some".into(), |w| w.val(v, &inner))?)))
+                        Val::Option(Some(Box::new(
+                            self.nested(".some".into(), |w| w.val(v, &inner))?,
+                        )))
                     }
                     (v, _) => Val::Option(Some(Box::new(self.val(v, &inner)?))),
                 }
@@ -300,7 +354,9 @@ impl Walker {
                 let inner = match arm {
                     None if payload.is_null() => None,
                     None => return Err(self.err(ty, value)),
-                    Some(t) => Some(Box::new(self.nested(format!(".{key}"), |w| w.val(payload, &t))?)),
+                    Some(t) => Some(Box::new(
+                        self.nested(format!(".{key}"), |w| w.val(payload, &t))?,
+                    )),
                 };
                 Val::Result(if is_ok { Ok(inner) } else { Err(inner) })
             }
@@ -320,7 +376,11 @@ pub fn arguments(body: &Value, params: &[(String, Type)]) -> Result<Vec<Val>, Js
                 path: "$".into(),
                 expected: format!(
                     "an object of arguments by name ({})",
-                    params.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                    params
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 found: kind(other),
             });
@@ -347,7 +407,11 @@ pub fn arguments(body: &Value, params: &[(String, Type)]) -> Result<Vec<Val>, Js
             path: format!("$.{extra}"),
             expected: format!(
                 "only the arguments {}",
-                params.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                params
+                    .iter()
+                    .map(|(n, _)| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             found: format!("an unknown argument `{extra}`"),
         });
@@ -368,7 +432,9 @@ fn float(f: f64) -> Value {
     } else if f == f64::NEG_INFINITY {
         json!("-Infinity")
     } else {
-        Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+        Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -391,11 +457,24 @@ pub fn to_json(value: &Val) -> Value {
         Val::List(items) | Val::Tuple(items) | Val::FixedLengthList(items) => {
             Value::Array(items.iter().map(to_json).collect())
         }
-        Val::Map(pairs) => Value::Array(pairs.iter().map(|(k, v)| json!([to_json(k), to_json(v)])).collect()),
-        Val::Record(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+        Val::Map(pairs) => Value::Array(
+            pairs
+                .iter()
+                .map(|(k, v)| json!([to_json(k), to_json(v)]))
+                .collect(),
+        ),
+        Val::Record(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), to_json(v)))
+                .collect(),
+        ),
         Val::Variant(case, payload) => {
             let mut m = Map::new();
-            m.insert(case.clone(), payload.as_deref().map(to_json).unwrap_or(Value::Null));
+            m.insert(
+                case.clone(),
+                payload.as_deref().map(to_json).unwrap_or(Value::Null),
+            );
             Value::Object(m)
         }
         Val::Enum(e) => json!(e),
@@ -422,8 +501,12 @@ pub fn schema(ty: &Type) -> Value {
         Type::U16 => int(0, u16::MAX.into()),
         Type::S32 => int(i32::MIN.into(), i32::MAX.into()),
         Type::U32 => int(0, u32::MAX.into()),
-        Type::S64 => json!({ "type": ["string", "integer"], "pattern": "^-?[0-9]+$", "format": "int64" }),
-        Type::U64 => json!({ "type": ["string", "integer"], "pattern": "^[0-9]+$", "format": "uint64" }),
+        Type::S64 => {
+            json!({ "type": ["string", "integer"], "pattern": "^-?[0-9]+$", "format": "int64" })
+        }
+        Type::U64 => {
+            json!({ "type": ["string", "integer"], "pattern": "^[0-9]+$", "format": "uint64" })
+        }
         Type::Float32 | Type::Float64 => json!({ "oneOf": [
             { "type": "number" },
             { "enum": ["NaN", "Infinity", "-Infinity"] }
@@ -438,7 +521,10 @@ pub fn schema(ty: &Type) -> Value {
             "type": "array", "prefixItems": [schema(&m.key()), schema(&m.value())], "minItems": 2, "maxItems": 2
         } }),
         Type::Record(r) => {
-            let properties: Map<String, Value> = r.fields().map(|f| (f.name.to_string(), schema(&f.ty))).collect();
+            let properties: Map<String, Value> = r
+                .fields()
+                .map(|f| (f.name.to_string(), schema(&f.ty)))
+                .collect();
             let required: Vec<&str> = r
                 .fields()
                 .filter(|f| !matches!(f.ty, Type::Option(_)))
@@ -462,11 +548,15 @@ pub fn schema(ty: &Type) -> Value {
             json!({ "oneOf": cases })
         }
         Type::Enum(e) => json!({ "enum": e.names().collect::<Vec<_>>() }),
-        Type::Flags(f) => json!({ "type": "array", "items": { "enum": f.names().collect::<Vec<_>>() }, "uniqueItems": true }),
+        Type::Flags(f) => {
+            json!({ "type": "array", "items": { "enum": f.names().collect::<Vec<_>>() }, "uniqueItems": true })
+        }
         Type::Option(o) => {
             let inner = o.ty();
             let some = match &inner {
-                Type::Option(_) => json!({ "type": "object", "properties": { "some": schema(&inner) }, "required": ["some"] }),
+                Type::Option(_) => {
+                    json!({ "type": "object", "properties": { "some": schema(&inner) }, "required": ["some"] })
+                }
                 other => schema(other),
             };
             json!({ "oneOf": [{ "type": "null" }, some] })

@@ -111,12 +111,18 @@ impl Server {
     /// manifest or `--component` entry is refused.
     pub async fn start(config: ServerConfig) -> anyhow::Result<Server> {
         let started = Instant::now();
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("failed to create the data directory {}", config.data_dir.display()))?;
-        let registry = Arc::new(
-            LocalRegistry::open(&config.data_dir)
-                .with_context(|| format!("failed to open the registry in {}", config.data_dir.display()))?,
-        );
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "failed to create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
+        let registry = Arc::new(LocalRegistry::open(&config.data_dir).with_context(|| {
+            format!(
+                "failed to open the registry in {}",
+                config.data_dir.display()
+            )
+        })?);
         let kv = RedbBackend::open(&config.data_dir.join("kv.redb")).with_context(|| {
             format!(
                 "failed to open the key-value store in {} (is another wharf using this data directory?)",
@@ -126,35 +132,59 @@ impl Server {
         let runtime = Runtime::new(config.runtime.clone(), Arc::new(kv))?;
         let platform = Platform::new(runtime, registry.clone(), registry, config.platform.clone());
 
-        let restored = platform.restore().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let restored = platform
+            .restore()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut manifest = None;
         if let Some(path) = &config.manifest {
             let m = Manifest::load(path)?;
             let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
             let errors = platform.apply_manifest(&m, &base, None).await;
             if let Some((name, error)) = errors.first() {
-                anyhow::bail!("component `{name}` in {} was refused: {}", path.display(), error.message);
+                anyhow::bail!(
+                    "component `{name}` in {} was refused: {}",
+                    path.display(),
+                    error.message
+                );
             }
             manifest = Some(m);
         }
         for component in &config.components {
             platform
-                .ensure(&component.name, None, component.bytes.clone(), DeploymentSpec::default())
+                .ensure(
+                    &component.name,
+                    None,
+                    component.bytes.clone(),
+                    DeploymentSpec::default(),
+                )
                 .await
-                .map_err(|e| anyhow::anyhow!("component `{}` ({}) was refused: {}", component.name, component.origin, e.message))?;
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "component `{}` ({}) was refused: {}",
+                        component.name,
+                        component.origin,
+                        e.message
+                    )
+                })?;
         }
 
         let mut teams = config.teams.clone();
         if let Some(m) = &manifest {
             for team in &m.teams {
-                teams.add_hashed(team.name.clone(), &team.token_sha256).map_err(|e| anyhow::anyhow!(e))?;
+                teams
+                    .add_hashed(team.name.clone(), &team.token_sha256)
+                    .map_err(|e| anyhow::anyhow!(e))?;
             }
         }
         let teams = Arc::new(teams);
 
-        let ingress_listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("failed to listen on {} (use --listen to pick another address)", config.listen))?;
+        let ingress_listener = TcpListener::bind(config.listen).await.with_context(|| {
+            format!(
+                "failed to listen on {} (use --listen to pick another address)",
+                config.listen
+            )
+        })?;
         let admin_listener = TcpListener::bind(config.admin_listen).await.with_context(|| {
             format!(
                 "failed to listen on {} for the admin API (use --admin-listen to pick another address)",
@@ -184,10 +214,13 @@ impl Server {
         }));
         let mut admin_rx = rx.clone();
         tasks.push(tokio::spawn(async move {
-            let serve = axum::serve(admin_listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    let _ = admin_rx.changed().await;
-                });
+            let serve = axum::serve(
+                admin_listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = admin_rx.changed().await;
+            });
             if let Err(e) = serve.await {
                 tracing::error!(error = %e, "admin API stopped");
             }
@@ -196,7 +229,12 @@ impl Server {
         if config.watch {
             match (&config.manifest, manifest) {
                 (Some(path), Some(m)) => {
-                    tasks.push(tokio::spawn(watch::run(platform.clone(), path.clone(), m, rx.clone())));
+                    tasks.push(tokio::spawn(watch::run(
+                        platform.clone(),
+                        path.clone(),
+                        m,
+                        rx.clone(),
+                    )));
                 }
                 _ => anyhow::bail!("--watch needs --manifest"),
             }

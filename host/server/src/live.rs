@@ -68,7 +68,10 @@ impl LiveDeployment {
             many => {
                 let total = many.last().map(|(_, w)| *w).unwrap_or(100).max(1);
                 let roll = rand::random_range(0..total);
-                many.iter().find(|(_, cum)| roll < *cum).map(|(v, _)| v).or(many.last().map(|(v, _)| v))
+                many.iter()
+                    .find(|(_, cum)| roll < *cum)
+                    .map(|(v, _)| v)
+                    .or(many.last().map(|(v, _)| v))
             }
         }
     }
@@ -90,7 +93,10 @@ impl LiveDeployment {
 
     /// The loaded version with this digest, if it serves.
     pub fn version(&self, digest: &str) -> Option<&Arc<LoadedVersion>> {
-        self.traffic.iter().map(|(v, _)| v).find(|v| v.digest() == digest)
+        self.traffic
+            .iter()
+            .map(|(v, _)| v)
+            .find(|v| v.digest() == digest)
     }
 
     /// Counts a swap.
@@ -111,13 +117,19 @@ impl Table {
     fn build(deployments: impl Iterator<Item = Arc<LiveDeployment>>) -> Self {
         let mut table = Table::default();
         for d in deployments {
-            table.by_route.insert(d.route.as_str().to_string(), d.clone());
+            table
+                .by_route
+                .insert(d.route.as_str().to_string(), d.clone());
             let mut seen = Vec::new();
             for (version, _) in &d.traffic {
                 for export in version.exports() {
                     let key = export.parsed.unversioned();
                     if !seen.contains(&key) {
-                        table.exports.entry(key.clone()).or_default().push(d.clone());
+                        table
+                            .exports
+                            .entry(key.clone())
+                            .or_default()
+                            .push(d.clone());
                         seen.push(key);
                     }
                 }
@@ -139,7 +151,9 @@ pub struct Live {
 
 impl std::fmt::Debug for Live {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Live").field("deployments", &self.table.load().by_name.len()).finish()
+        f.debug_struct("Live")
+            .field("deployments", &self.table.load().by_name.len())
+            .finish()
     }
 }
 
@@ -192,7 +206,13 @@ impl Live {
     /// Stops routing to `name`. In-flight requests finish on what they hold.
     pub fn remove(&self, name: &Name) {
         let current = self.table.load();
-        let next = Table::build(current.by_name.values().filter(|d| &d.name != name).cloned());
+        let next = Table::build(
+            current
+                .by_name
+                .values()
+                .filter(|d| &d.name != name)
+                .cloned(),
+        );
         self.table.store(Arc::new(next));
     }
 }
@@ -205,9 +225,15 @@ impl Providers for Live {
         for deployment in providers {
             // Weighted pick first, so a provider's canary takes its share of
             // calls too; fall back to any version that satisfies the import.
-            let picked = deployment.pick().into_iter().chain(deployment.traffic.iter().map(|(v, _)| v));
+            let picked = deployment
+                .pick()
+                .into_iter()
+                .chain(deployment.traffic.iter().map(|(v, _)| v));
             for version in picked {
-                let Some(export) = version.exports().find(|e| import.is_satisfied_by(&e.parsed)) else {
+                let Some(export) = version
+                    .exports()
+                    .find(|e| import.is_satisfied_by(&e.parsed))
+                else {
                     continue;
                 };
                 let better = match &best {
@@ -237,7 +263,10 @@ impl Providers for Live {
         let mut out = Vec::new();
         for d in providers {
             for (v, _) in d.versions() {
-                for e in v.exports().filter(|e| e.parsed.unversioned() == import.unversioned()) {
+                for e in v
+                    .exports()
+                    .filter(|e| e.parsed.unversioned() == import.unversioned())
+                {
                     out.push(format!("`{}` exports `{}`", d.name, e.name));
                 }
             }

@@ -14,10 +14,20 @@ pub fn render(platform: &Platform) -> String {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
     };
 
-    header(&mut out, "wharf_deployments", "gauge", "Deployments serving.");
+    header(
+        &mut out,
+        "wharf_deployments",
+        "gauge",
+        "Deployments serving.",
+    );
     let _ = writeln!(out, "wharf_deployments {}", live.len());
 
-    header(&mut out, "wharf_requests_total", "counter", "Requests and gateway calls answered, per version.");
+    header(
+        &mut out,
+        "wharf_requests_total",
+        "counter",
+        "Requests and gateway calls answered, per version.",
+    );
     for d in &live {
         for (v, _) in d.versions() {
             let _ = writeln!(
@@ -30,7 +40,12 @@ pub fn render(platform: &Platform) -> String {
         }
     }
 
-    header(&mut out, "wharf_calls_total", "counter", "Service and gateway calls served, per version.");
+    header(
+        &mut out,
+        "wharf_calls_total",
+        "counter",
+        "Service and gateway calls served, per version.",
+    );
     for d in &live {
         for (v, _) in d.versions() {
             let _ = writeln!(
@@ -43,7 +58,12 @@ pub fn render(platform: &Platform) -> String {
         }
     }
 
-    header(&mut out, "wharf_errors_total", "counter", "Requests and calls that failed on the host side, by kind.");
+    header(
+        &mut out,
+        "wharf_errors_total",
+        "counter",
+        "Requests and calls that failed on the host side, by kind.",
+    );
     for d in &live {
         for (v, _) in d.versions() {
             let s = v.metrics().snapshot();
@@ -58,7 +78,12 @@ pub fn render(platform: &Platform) -> String {
         }
     }
 
-    header(&mut out, "wharf_in_flight", "gauge", "Instances running now, per version.");
+    header(
+        &mut out,
+        "wharf_in_flight",
+        "gauge",
+        "Instances running now, per version.",
+    );
     for d in &live {
         for (v, _) in d.versions() {
             let _ = writeln!(
@@ -71,7 +96,12 @@ pub fn render(platform: &Platform) -> String {
         }
     }
 
-    header(&mut out, "wharf_traffic_weight", "gauge", "Percent of traffic each version serves.");
+    header(
+        &mut out,
+        "wharf_traffic_weight",
+        "gauge",
+        "Percent of traffic each version serves.",
+    );
     for d in &live {
         for (v, w) in d.versions() {
             let _ = writeln!(
@@ -94,24 +124,50 @@ pub fn render(platform: &Platform) -> String {
             let s = v.metrics().snapshot();
             let labels = format!("deployment=\"{}\",version=\"{}\"", d.name, v.short());
             for (le, count) in LATENCY_BUCKETS.iter().zip(&s.latency_buckets) {
-                let _ = writeln!(out, "wharf_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {count}");
+                let _ = writeln!(
+                    out,
+                    "wharf_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {count}"
+                );
             }
             let _ = writeln!(
                 out,
                 "wharf_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
                 s.latency_count
             );
-            let _ = writeln!(out, "wharf_request_duration_seconds_sum{{{labels}}} {}", s.latency_sum);
-            let _ = writeln!(out, "wharf_request_duration_seconds_count{{{labels}}} {}", s.latency_count);
+            let _ = writeln!(
+                out,
+                "wharf_request_duration_seconds_sum{{{labels}}} {}",
+                s.latency_sum
+            );
+            let _ = writeln!(
+                out,
+                "wharf_request_duration_seconds_count{{{labels}}} {}",
+                s.latency_count
+            );
         }
     }
 
-    header(&mut out, "wharf_swaps_total", "counter", "Times a deployment's serving versions changed.");
+    header(
+        &mut out,
+        "wharf_swaps_total",
+        "counter",
+        "Times a deployment's serving versions changed.",
+    );
     for d in &live {
-        let _ = writeln!(out, "wharf_swaps_total{{deployment=\"{}\"}} {}", d.name, d.swaps.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "wharf_swaps_total{{deployment=\"{}\"}} {}",
+            d.name,
+            d.swaps.load(Ordering::Relaxed)
+        );
     }
 
-    header(&mut out, "wharf_compile_seconds", "gauge", "How long compiling each serving version took.");
+    header(
+        &mut out,
+        "wharf_compile_seconds",
+        "gauge",
+        "How long compiling each serving version took.",
+    );
     for (name, digest, ms) in platform.compile_times() {
         let _ = writeln!(
             out,

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use wharf_capabilities::logging::LogBuffer;
 use wharf_registry::{
-    BlobStore, DeploymentRecord, RecordStore, RegistryError, TrafficEntry, VersionRecord, digest_of, now_ms,
+    BlobStore, DeploymentRecord, RecordStore, RegistryError, TrafficEntry, VersionRecord,
+    digest_of, now_ms,
 };
 use wharf_runtime::inspect::check_format;
 use wharf_runtime::{LoadError, LoadedVersion, Providers, Runtime, VersionParams};
@@ -230,11 +231,15 @@ pub struct Platform {
 
 impl std::fmt::Debug for Platform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Platform").field("live", &self.live).finish()
+        f.debug_struct("Platform")
+            .field("live", &self.live)
+            .finish()
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|_| ApiError::new(500, "internal", "a background task failed"))
@@ -314,14 +319,19 @@ impl Platform {
     /// A compiled component for `digest`: from the artifact cache when an
     /// intact artifact exists, otherwise compiled from the stored blob (and
     /// cached). Returns the compile time when it compiled.
-    async fn compiled(&self, digest: &str) -> Result<(wasmtime::component::Component, Option<Duration>), ApiError> {
+    async fn compiled(
+        &self,
+        digest: &str,
+    ) -> Result<(wasmtime::component::Component, Option<Duration>), ApiError> {
         let engine = self.runtime.engine_hash().to_string();
         let (blobs, d, e) = (self.blobs.clone(), digest.to_string(), engine.clone());
         if let Some(path) = blocking(move || blobs.artifact(&d, &e)).await?? {
             let runtime = self.runtime.clone();
             match blocking(move || runtime.load_verified_artifact(&path)).await? {
                 Ok(component) => return Ok((component, None)),
-                Err(err) => tracing::warn!(digest, error = %err, "cached artifact unusable; recompiling"),
+                Err(err) => {
+                    tracing::warn!(digest, error = %err, "cached artifact unusable; recompiling")
+                }
             }
         }
         let (blobs, d) = (self.blobs.clone(), digest.to_string());
@@ -335,7 +345,12 @@ impl Platform {
         Ok((component, Some(took)))
     }
 
-    fn params(&self, record: &DeploymentRecord, digest: &str, spec: Arc<DeploymentSpec>) -> VersionParams {
+    fn params(
+        &self,
+        record: &DeploymentRecord,
+        digest: &str,
+        spec: Arc<DeploymentSpec>,
+    ) -> VersionParams {
         VersionParams {
             name: record.name.clone(),
             digest: digest.to_string(),
@@ -406,14 +421,20 @@ impl Platform {
             .map(|(v, w)| format!("{} {w}%", v.short()))
             .collect();
         tracing::info!(deployment = %record.name, route = %deployment.route, traffic = %shown.join(", "), "serving");
-        deployment
-            .logs
-            .push(&Arc::from("host"), wharf_capabilities::logging::Source::Host, "", &format!("serving {}", shown.join(", ")));
+        deployment.logs.push(
+            &Arc::from("host"),
+            wharf_capabilities::logging::Source::Host,
+            "",
+            &format!("serving {}", shown.join(", ")),
+        );
         self.live.put(deployment);
     }
 
     fn owned_record(&self, actor: &Actor, name: &str) -> Result<DeploymentRecord, ApiError> {
-        let record = self.records.get(name)?.ok_or_else(|| ApiError::not_found(name))?;
+        let record = self
+            .records
+            .get(name)?
+            .ok_or_else(|| ApiError::not_found(name))?;
         if !actor.owns(&record.team) {
             return Err(ApiError::forbidden(name));
         }
@@ -427,7 +448,10 @@ impl Platform {
                 return Err(ApiError::new(
                     409,
                     "route_taken",
-                    format!("route `{route}` is already used by `{}`; choose another with `route`", other.name),
+                    format!(
+                        "route `{route}` is already used by `{}`; choose another with `route`",
+                        other.name
+                    ),
                 ));
             }
         }
@@ -455,7 +479,10 @@ impl Platform {
         }
         let digest = digest_of(&bytes);
         if let Some(expected) = &options.sha256 {
-            let expected = expected.trim().trim_start_matches("sha256:").to_ascii_lowercase();
+            let expected = expected
+                .trim()
+                .trim_start_matches("sha256:")
+                .to_ascii_lowercase();
             if expected != digest {
                 return Err(ApiError::new(
                     400,
@@ -470,7 +497,11 @@ impl Platform {
         if let Some(canary) = options.canary
             && !(1..=99).contains(&canary)
         {
-            return Err(ApiError::new(400, "invalid_canary", "a canary takes 1 to 99 percent of traffic"));
+            return Err(ApiError::new(
+                400,
+                "invalid_canary",
+                "a canary takes 1 to 99 percent of traffic",
+            ));
         }
 
         // Refuse early what would be refused anyway, before the slow compile.
@@ -581,12 +612,18 @@ impl Platform {
         };
         let mut warnings = Vec::new();
         for old in primary.exports() {
-            if version.exports().any(|e| old.parsed.is_satisfied_by(&e.parsed)) {
+            if version
+                .exports()
+                .any(|e| old.parsed.is_satisfied_by(&e.parsed))
+            {
                 continue;
             }
             for other in self.live.all() {
                 let Some(v) = other.primary() else { continue };
-                if v.service_imports().iter().any(|i| i.parsed.is_satisfied_by(&old.parsed)) {
+                if v.service_imports()
+                    .iter()
+                    .any(|i| i.parsed.is_satisfied_by(&old.parsed))
+                {
                     warnings.push(format!(
                         "`{}` imports `{}`, which this version no longer exports; its calls will fail until a provider returns",
                         other.name, old.name
@@ -609,7 +646,11 @@ impl Platform {
         let _guard = self.control.lock().await;
         let mut record = self.owned_record(actor, name)?;
         if split.is_empty() || split.len() > 4 {
-            return Err(ApiError::new(400, "invalid_traffic", "give one to four versions with their weights"));
+            return Err(ApiError::new(
+                400,
+                "invalid_traffic",
+                "give one to four versions with their weights",
+            ));
         }
         let total: u32 = split.iter().map(|(_, w)| *w).sum();
         if total != 100 || split.iter().any(|(_, w)| *w == 0) {
@@ -632,7 +673,11 @@ impl Platform {
                     )
                 })?;
             if traffic.iter().any(|t: &TrafficEntry| t.digest == digest) {
-                return Err(ApiError::new(400, "invalid_traffic", format!("version {version} is listed twice")));
+                return Err(ApiError::new(
+                    400,
+                    "invalid_traffic",
+                    format!("version {version} is listed twice"),
+                ));
             }
             traffic.push(TrafficEntry { digest, weight });
         }
@@ -647,13 +692,23 @@ impl Platform {
     }
 
     /// Serves `version` to all traffic.
-    pub async fn activate(&self, actor: &Actor, name: &str, version: &str) -> Result<DeploymentView, ApiError> {
+    pub async fn activate(
+        &self,
+        actor: &Actor,
+        name: &str,
+        version: &str,
+    ) -> Result<DeploymentView, ApiError> {
         self.set_traffic(actor, name, vec![(version.to_string(), 100)], "activate")
             .await
     }
 
     /// Serves the version that served before the current one (or `to`).
-    pub async fn rollback(&self, actor: &Actor, name: &str, to: Option<&str>) -> Result<DeploymentView, ApiError> {
+    pub async fn rollback(
+        &self,
+        actor: &Actor,
+        name: &str,
+        to: Option<&str>,
+    ) -> Result<DeploymentView, ApiError> {
         let record = self.owned_record(actor, name)?;
         let target = match to {
             Some(v) => v.to_string(),
@@ -663,22 +718,33 @@ impl Platform {
                     .history
                     .iter()
                     .rev()
-                    .filter(|e| matches!(e.action.as_str(), "activate" | "promote" | "rollback" | "abort"))
+                    .filter(|e| {
+                        matches!(
+                            e.action.as_str(),
+                            "activate" | "promote" | "rollback" | "abort"
+                        )
+                    })
                     .filter_map(|e| e.digest.clone())
                     .find(|d| Some(d) != current.as_ref())
                     .ok_or_else(|| {
-                        ApiError::new(409, "no_previous", format!("`{name}` has no earlier version to roll back to"))
+                        ApiError::new(
+                            409,
+                            "no_previous",
+                            format!("`{name}` has no earlier version to roll back to"),
+                        )
                     })?
             }
         };
-        self.set_traffic(actor, name, vec![(target, 100)], "rollback").await
+        self.set_traffic(actor, name, vec![(target, 100)], "rollback")
+            .await
     }
 
     /// Ends a canary: the canary version takes all traffic.
     pub async fn promote(&self, actor: &Actor, name: &str) -> Result<DeploymentView, ApiError> {
         let record = self.owned_record(actor, name)?;
         let canary = Self::canary(&record, name)?;
-        self.set_traffic(actor, name, vec![(canary, 100)], "promote").await
+        self.set_traffic(actor, name, vec![(canary, 100)], "promote")
+            .await
     }
 
     /// Ends a canary: the primary version takes all traffic back.
@@ -690,13 +756,24 @@ impl Platform {
             .max_by_key(|t| t.weight)
             .map(|t| t.digest.clone())
             .filter(|_| record.traffic.len() > 1)
-            .ok_or_else(|| ApiError::new(409, "no_canary", format!("`{name}` is not running a canary")))?;
-        self.set_traffic(actor, name, vec![(primary, 100)], "abort").await
+            .ok_or_else(|| {
+                ApiError::new(
+                    409,
+                    "no_canary",
+                    format!("`{name}` is not running a canary"),
+                )
+            })?;
+        self.set_traffic(actor, name, vec![(primary, 100)], "abort")
+            .await
     }
 
     fn canary(record: &DeploymentRecord, name: &str) -> Result<String, ApiError> {
         if record.traffic.len() < 2 {
-            return Err(ApiError::new(409, "no_canary", format!("`{name}` is not running a canary")));
+            return Err(ApiError::new(
+                409,
+                "no_canary",
+                format!("`{name}` is not running a canary"),
+            ));
         }
         Ok(record
             .traffic
@@ -709,7 +786,12 @@ impl Platform {
     /// Replaces the spec of `name` (creating an empty deployment if needed).
     /// Every serving version is re-checked and re-linked with the new spec;
     /// if any fails, nothing changes.
-    pub async fn update_spec(&self, actor: &Actor, name: &Name, spec: DeploymentSpec) -> Result<DeploymentView, ApiError> {
+    pub async fn update_spec(
+        &self,
+        actor: &Actor,
+        name: &Name,
+        spec: DeploymentSpec,
+    ) -> Result<DeploymentView, ApiError> {
         spec.validate()?;
         self.check_route(name, &spec)?;
         let _guard = self.control.lock().await;
@@ -857,14 +939,15 @@ impl Platform {
     pub async fn restore(&self) -> Result<usize, ApiError> {
         let records = self.records.list()?;
         let _guard = self.control.lock().await;
-        let loaded: Vec<_> = futures::stream::iter(records.into_iter().filter(|r| !r.traffic.is_empty()))
-            .map(|record| async move {
-                let outcome = self.build_live(&record, None, true).await;
-                (record, outcome)
-            })
-            .buffer_unordered(4)
-            .collect()
-            .await;
+        let loaded: Vec<_> =
+            futures::stream::iter(records.into_iter().filter(|r| !r.traffic.is_empty()))
+                .map(|record| async move {
+                    let outcome = self.build_live(&record, None, true).await;
+                    (record, outcome)
+                })
+                .buffer_unordered(4)
+                .collect()
+                .await;
         let mut count = 0;
         for (record, outcome) in loaded {
             match outcome {
@@ -889,7 +972,13 @@ impl Platform {
     /// Deploys `bytes` as `name` for the operator (manifest, `--component`,
     /// `--demo`), unless exactly that version and spec already serve.
     /// Returns whether anything changed.
-    pub async fn ensure(&self, name: &Name, team: Option<&Name>, bytes: Bytes, spec: DeploymentSpec) -> Result<bool, ApiError> {
+    pub async fn ensure(
+        &self,
+        name: &Name,
+        team: Option<&Name>,
+        bytes: Bytes,
+        spec: DeploymentSpec,
+    ) -> Result<bool, ApiError> {
         let digest = digest_of(&bytes);
         if let Some(record) = self.records.get(name.as_str())?
             && record.spec == spec
@@ -920,7 +1009,12 @@ impl Platform {
     /// Deploys every component of a manifest (see [`Platform::ensure`]), and
     /// removes deployments that `previous` had and `manifest` no longer has.
     /// Returns one error per component that failed; the others are applied.
-    pub async fn apply_manifest(&self, manifest: &Manifest, base: &Path, previous: Option<&Manifest>) -> Vec<(String, ApiError)> {
+    pub async fn apply_manifest(
+        &self,
+        manifest: &Manifest,
+        base: &Path,
+        previous: Option<&Manifest>,
+    ) -> Vec<(String, ApiError)> {
         let mut errors = Vec::new();
         for component in &manifest.components {
             let path = component.source_path(base);
@@ -929,13 +1023,22 @@ impl Platform {
                 Err(e) => {
                     errors.push((
                         component.name.to_string(),
-                        ApiError::new(400, "unreadable", format!("failed to read {}: {e}", path.display())),
+                        ApiError::new(
+                            400,
+                            "unreadable",
+                            format!("failed to read {}: {e}", path.display()),
+                        ),
                     ));
                     continue;
                 }
             };
             match self
-                .ensure(&component.name, component.team.as_ref(), bytes, component.spec(base))
+                .ensure(
+                    &component.name,
+                    component.team.as_ref(),
+                    bytes,
+                    component.spec(base),
+                )
                 .await
             {
                 Ok(true) => tracing::info!(deployment = %component.name, "deployed from manifest"),
@@ -947,7 +1050,9 @@ impl Platform {
             for old in &previous.components {
                 if !manifest.components.iter().any(|c| c.name == old.name) {
                     match self.remove(&operator(), old.name.as_str()).await {
-                        Ok(()) => tracing::info!(deployment = %old.name, "removed: no longer in the manifest"),
+                        Ok(()) => {
+                            tracing::info!(deployment = %old.name, "removed: no longer in the manifest")
+                        }
                         Err(e) => errors.push((old.name.to_string(), e)),
                     }
                 }

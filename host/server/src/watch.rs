@@ -20,7 +20,10 @@ use wharf_spec::Manifest;
 const SETTLE: Duration = Duration::from_millis(300);
 
 fn watched_dirs(manifest_path: &Path, manifest: &Manifest) -> BTreeSet<PathBuf> {
-    let base = manifest_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let base = manifest_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
     let mut dirs = BTreeSet::new();
     dirs.insert(base.clone());
     for c in &manifest.components {
@@ -33,8 +36,18 @@ fn watched_dirs(manifest_path: &Path, manifest: &Manifest) -> BTreeSet<PathBuf> 
 
 fn relevant(manifest_path: &Path, manifest: &Manifest, changed: &Path) -> bool {
     let base = manifest_path.parent().unwrap_or(Path::new("."));
-    let same = |a: &Path, b: &Path| a == b || a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(x, y)| x == y);
-    same(changed, manifest_path) || manifest.components.iter().any(|c| same(changed, &c.source_path(base)))
+    let same = |a: &Path, b: &Path| {
+        a == b
+            || a.canonicalize()
+                .ok()
+                .zip(b.canonicalize().ok())
+                .is_some_and(|(x, y)| x == y)
+    };
+    same(changed, manifest_path)
+        || manifest
+            .components
+            .iter()
+            .any(|c| same(changed, &c.source_path(base)))
 }
 
 /// Watches until `shutdown` flips.
@@ -45,21 +58,24 @@ pub(crate) async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
-    let mut watcher = match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event {
-            for path in event.paths {
-                let _ = tx.send(path);
+    let mut watcher =
+        match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if let Ok(event) = event {
+                for path in event.paths {
+                    let _ = tx.send(path);
+                }
             }
-        }
-    }) {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot watch the manifest; --watch is off");
-            return;
-        }
-    };
+        }) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot watch the manifest; --watch is off");
+                return;
+            }
+        };
     let mut dirs = BTreeSet::new();
-    let rewatch = |watcher: &mut notify::RecommendedWatcher, dirs: &mut BTreeSet<PathBuf>, manifest: &Manifest| {
+    let rewatch = |watcher: &mut notify::RecommendedWatcher,
+                   dirs: &mut BTreeSet<PathBuf>,
+                   manifest: &Manifest| {
         let wanted = watched_dirs(&manifest_path, manifest);
         for dir in dirs.difference(&wanted) {
             let _ = watcher.unwatch(dir);
@@ -98,7 +114,10 @@ pub(crate) async fn run(
                 continue;
             }
         };
-        let base = manifest_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let base = manifest_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
         let errors = platform.apply_manifest(&next, &base, Some(&manifest)).await;
         for (name, error) in &errors {
             tracing::error!(deployment = %name, error = %error, "redeploy failed; the previous version keeps serving");

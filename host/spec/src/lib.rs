@@ -585,7 +585,9 @@ pub enum SpecError {
         why: String,
     },
     /// A size such as `64MiB`.
-    #[error("invalid size `{value}`: write a number with an optional unit, e.g. 512KiB, 64MiB, 1GiB")]
+    #[error(
+        "invalid size `{value}`: write a number with an optional unit, e.g. 512KiB, 64MiB, 1GiB"
+    )]
     InvalidSize {
         /// The offending text.
         value: String,
@@ -641,7 +643,9 @@ mod tests {
         assert_eq!(Route::new("/shop/").unwrap().as_str(), "/shop");
         assert_eq!(Route::new("/").unwrap().as_str(), "/");
         assert_eq!(Route::new("/api/v2").unwrap().as_str(), "/api/v2");
-        for bad in ["shop", "/a//b", "/a/../b", "/rpc", "/rpc/x", "/_wharf", "/a b"] {
+        for bad in [
+            "shop", "/a//b", "/a/../b", "/rpc", "/rpc/x", "/_wharf", "/a b",
+        ] {
             assert!(Route::new(bad).is_err(), "{bad}");
         }
         assert!(Route::new("/rpcs").is_ok());
@@ -663,7 +667,13 @@ mod tests {
         assert!(ip.matches("http", "127.0.0.1", 9000));
         let v6 = OriginPattern::parse("http://[::1]:9000").unwrap();
         assert!(v6.matches("http", "[::1]", 9000));
-        for bad in ["api.example.com", "ftp://x", "https://x/path", "https://x:99999", "https://"] {
+        for bad in [
+            "api.example.com",
+            "ftp://x",
+            "https://x/path",
+            "https://x:99999",
+            "https://",
+        ] {
             assert!(OriginPattern::parse(bad).is_err(), "{bad}");
         }
     }

@@ -238,7 +238,10 @@ mod tests {
         assert_eq!(spec.limits.timeout.0, 2000);
         assert_eq!(spec.limits.cpu, Limits::default().cpu);
         assert_eq!(spec.grants.files.unwrap().path, PathBuf::from("/srv/data"));
-        assert_eq!(c.source_path(Path::new("/srv")), PathBuf::from("/srv/inventory.wasm"));
+        assert_eq!(
+            c.source_path(Path::new("/srv")),
+            PathBuf::from("/srv/inventory.wasm")
+        );
         assert_eq!(spec.route.unwrap().as_str(), "/inv");
     }
 

@@ -38,15 +38,22 @@ impl RedbBackend {
                 Ok(Ok(v)) => Ok(v),
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "key-value backend failed");
-                    Err(KvError::Other("the key-value store failed; try again".into()))
+                    Err(KvError::Other(
+                        "the key-value store failed; try again".into(),
+                    ))
                 }
-                Err(_) => Err(KvError::Other("the key-value store failed; try again".into())),
+                Err(_) => Err(KvError::Other(
+                    "the key-value store failed; try again".into(),
+                )),
             }
         })
     }
 }
 
-fn write<T>(db: &Database, f: impl FnOnce(&mut redb::Table<&[u8], &[u8]>) -> Result<T, redb::Error>) -> Result<T, redb::Error> {
+fn write<T>(
+    db: &Database,
+    f: impl FnOnce(&mut redb::Table<&[u8], &[u8]>) -> Result<T, redb::Error>,
+) -> Result<T, redb::Error> {
     let txn = db.begin_write()?;
     let out = {
         let mut table = txn.open_table(TABLE)?;
@@ -70,11 +77,18 @@ impl KvBackend for RedbBackend {
     fn get(&self, ns: Namespace, key: String) -> BoxFuture<'_, Result<Option<Vec<u8>>, KvError>> {
         self.blocking(move |db| {
             let table = db.begin_read()?.open_table(TABLE)?;
-            Ok(table.get(encode_key(&ns, &key).as_slice())?.map(|v| v.value().to_vec()))
+            Ok(table
+                .get(encode_key(&ns, &key).as_slice())?
+                .map(|v| v.value().to_vec()))
         })
     }
 
-    fn set(&self, ns: Namespace, key: String, value: Vec<u8>) -> BoxFuture<'_, Result<(), KvError>> {
+    fn set(
+        &self,
+        ns: Namespace,
+        key: String,
+        value: Vec<u8>,
+    ) -> BoxFuture<'_, Result<(), KvError>> {
         self.blocking(move |db| {
             write(db, |t| {
                 t.insert(encode_key(&ns, &key).as_slice(), value.as_slice())?;
@@ -130,42 +144,54 @@ impl KvBackend for RedbBackend {
         })
     }
 
-    fn increment(&self, ns: Namespace, key: String, delta: u64) -> BoxFuture<'_, Result<u64, KvError>> {
+    fn increment(
+        &self,
+        ns: Namespace,
+        key: String,
+        delta: u64,
+    ) -> BoxFuture<'_, Result<u64, KvError>> {
         let db = self.db.clone();
         Box::pin(async move {
-            let result = tokio::task::spawn_blocking(move || -> Result<Result<u64, KvError>, redb::Error> {
-                let txn = db.begin_write()?;
-                let outcome = {
-                    let mut table = txn.open_table(TABLE)?;
-                    let k = encode_key(&ns, &key);
-                    let current = {
-                        let guard = table.get(k.as_slice())?;
-                        parse_counter(guard.as_ref().map(|g| g.value()))
-                    };
-                    match current.and_then(|c| {
-                        c.checked_add(delta)
-                            .ok_or_else(|| KvError::Other("the counter would overflow u64".into()))
-                    }) {
-                        Ok(next) => {
-                            table.insert(k.as_slice(), next.to_string().as_bytes())?;
-                            Ok(next)
+            let result = tokio::task::spawn_blocking(
+                move || -> Result<Result<u64, KvError>, redb::Error> {
+                    let txn = db.begin_write()?;
+                    let outcome = {
+                        let mut table = txn.open_table(TABLE)?;
+                        let k = encode_key(&ns, &key);
+                        let current = {
+                            let guard = table.get(k.as_slice())?;
+                            parse_counter(guard.as_ref().map(|g| g.value()))
+                        };
+                        match current.and_then(|c| {
+                            c.checked_add(delta).ok_or_else(|| {
+                                KvError::Other("the counter would overflow u64".into())
+                            })
+                        }) {
+                            Ok(next) => {
+                                table.insert(k.as_slice(), next.to_string().as_bytes())?;
+                                Ok(next)
+                            }
+                            Err(e) => Err(e),
                         }
-                        Err(e) => Err(e),
+                    };
+                    if outcome.is_ok() {
+                        txn.commit()?;
                     }
-                };
-                if outcome.is_ok() {
-                    txn.commit()?;
-                }
-                Ok(outcome)
-            })
+                    Ok(outcome)
+                },
+            )
             .await;
             match result {
                 Ok(Ok(outcome)) => outcome,
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "key-value backend failed");
-                    Err(KvError::Other("the key-value store failed; try again".into()))
+                    Err(KvError::Other(
+                        "the key-value store failed; try again".into(),
+                    ))
                 }
-                Err(_) => Err(KvError::Other("the key-value store failed; try again".into())),
+                Err(_) => Err(KvError::Other(
+                    "the key-value store failed; try again".into(),
+                )),
             }
         })
     }
@@ -179,14 +205,20 @@ impl KvBackend for RedbBackend {
             let table = db.begin_read()?.open_table(TABLE)?;
             let mut out = Vec::with_capacity(keys.len());
             for key in keys {
-                let value = table.get(encode_key(&ns, &key).as_slice())?.map(|v| v.value().to_vec());
+                let value = table
+                    .get(encode_key(&ns, &key).as_slice())?
+                    .map(|v| v.value().to_vec());
                 out.push(value.map(|v| (key, v)));
             }
             Ok(out)
         })
     }
 
-    fn set_many(&self, ns: Namespace, items: Vec<(String, Vec<u8>)>) -> BoxFuture<'_, Result<(), KvError>> {
+    fn set_many(
+        &self,
+        ns: Namespace,
+        items: Vec<(String, Vec<u8>)>,
+    ) -> BoxFuture<'_, Result<(), KvError>> {
         self.blocking(move |db| {
             write(db, |t| {
                 for (key, value) in &items {
@@ -226,15 +258,25 @@ mod tests {
         let path = dir.path().join("kv.redb");
         {
             let kv = RedbBackend::open(&path).unwrap();
-            kv.set(ns("a", ""), "k".into(), b"from a".to_vec()).await.unwrap();
-            kv.set(ns("b", ""), "k".into(), b"from b".to_vec()).await.unwrap();
+            kv.set(ns("a", ""), "k".into(), b"from a".to_vec())
+                .await
+                .unwrap();
+            kv.set(ns("b", ""), "k".into(), b"from b".to_vec())
+                .await
+                .unwrap();
             assert_eq!(kv.increment(ns("a", ""), "n".into(), 2).await.unwrap(), 2);
             assert_eq!(kv.increment(ns("a", ""), "n".into(), 3).await.unwrap(), 5);
             assert!(kv.increment(ns("a", ""), "k".into(), 1).await.is_err());
         }
         let kv = RedbBackend::open(&path).unwrap();
-        assert_eq!(kv.get(ns("a", ""), "k".into()).await.unwrap().unwrap(), b"from a");
-        assert_eq!(kv.get(ns("b", ""), "k".into()).await.unwrap().unwrap(), b"from b");
+        assert_eq!(
+            kv.get(ns("a", ""), "k".into()).await.unwrap().unwrap(),
+            b"from a"
+        );
+        assert_eq!(
+            kv.get(ns("b", ""), "k".into()).await.unwrap().unwrap(),
+            b"from b"
+        );
         assert_eq!(kv.get(ns("a", "other"), "k".into()).await.unwrap(), None);
         let (keys, next) = kv.list_keys(ns("a", ""), None, 1).await.unwrap();
         assert_eq!(keys, vec!["k".to_string()]);
