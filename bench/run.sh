@@ -142,6 +142,13 @@ wait_http "http://127.0.0.1:$P/hello"
 "$DRIVER" deploy --admin "http://127.0.0.1:$A" --name caller --component "$GUESTS/kinds_caller.wasm" \
   --spec '{"grants":{"calls":["wharf-test:kinds/values@0.1.0"]}}' >/dev/null
 R[calls]=$(wrk_median "http://127.0.0.1:$P/caller/add?a=1&b=2")
+cat > "$WORK/rpc.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"a": 1, "b": 2}'
+wrk.headers["Authorization"] = "Bearer bench-token-000000"
+wrk.headers["Content-Type"] = "application/json"
+LUA
+R[gateway]=$(wrk_median "http://127.0.0.1:$P/rpc/kinds/values/add" -s "$WORK/rpc.lua")
 stop $PID
 
 log "deploy latency, restart, density, in-process costs"
@@ -149,6 +156,7 @@ DEPLOY=$("$DRIVER" deploy-latency --wharf "$WHARF" --v1 "$GUESTS/swap_v1.wasm" -
 RESTART=$("$DRIVER" restart --wharf "$WHARF" --component "$HELLO" --count 100)
 DENSITY=$("$DRIVER" density --wharf "$WHARF" --component "$HELLO" --counts 10,100,500)
 INPROC=$(taskset -c 0 "$DRIVER" inproc --hello "$HELLO" --kinds "$GUESTS/kinds_v1.wasm")
+MICRO=$(taskset -c 0 "$DRIVER" micro --hello "$HELLO" --deployments 500)
 SWAPS=$(cat "$WORK/swaps.json")
 
 POLYGLOT=""
@@ -160,14 +168,14 @@ log "writing $OUT"
 export RUNS DURATION CONNS WASMTIME_VERSION
 python3 - "$OUT" \
   "${R[native]}" "${R[wasmtime]}" "${R[wharf]}" "${R[noisy]}" "${R[nolimits]}" \
-  "${R[steady]}" "${R[swapping]}" "${R[calls]}" \
-  "$DEPLOY" "$RESTART" "$DENSITY" "$INPROC" "$SWAPS" "$POLYGLOT" <<'EOF'
+  "${R[steady]}" "${R[swapping]}" "${R[calls]}" "${R[gateway]}" \
+  "$DEPLOY" "$RESTART" "$DENSITY" "$INPROC" "$SWAPS" "$MICRO" "$POLYGLOT" <<'EOF'
 import json, os, platform, subprocess, sys, datetime
 out = sys.argv[1]
 row = lambda s: dict(zip(["rps", "p50", "p99", "non2xx", "errors"], map(float, s.split())))
-native, wasmtime, wharf, noisy, nolimits, steady, swapping, calls = map(row, sys.argv[2:10])
-deploy, restart, density, inproc, swaps = (json.loads(x) for x in sys.argv[10:15])
-polyglot = sys.argv[15]
+native, wasmtime, wharf, noisy, nolimits, steady, swapping, calls, gateway = map(row, sys.argv[2:11])
+deploy, restart, density, inproc, swaps, micro = (json.loads(x) for x in sys.argv[11:17])
+polyglot = sys.argv[17]
 def sh(cmd):
     try: return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
     except Exception: return "?"
@@ -225,11 +233,20 @@ L.append("## Instances and typed calls\n")
 L.append("| | |\n| --- | ---: |")
 L.append(f"| fresh instance + hello handler, in process (no sockets) | {inproc['fresh_instance_request_us']} µs |")
 L.append(f"| typed call into a fresh provider instance, in process | {inproc['fresh_instance_typed_call_us']} µs |")
+L.append(f"| the same call on one live instance (no isolation; the baseline) | {inproc['direct_call_same_instance_us']} µs |")
 L.append(f"| typed calls per second, one core, in process | {inproc['typed_calls_per_second_one_core']:.0f} |")
 L.append(f"| HTTP request that makes one typed call (`/caller/add`), req/s | {calls['rps']:.0f} (p99 {calls['p99']:.2f} ms) |")
 L.append(f"| the same server's plain hello, req/s | {wharf['rps']:.0f} |")
+L.append(f"| the same `add` from outside over the JSON gateway (`POST /rpc/kinds/values/add`), req/s | {gateway['rps']:.0f} (p99 {gateway['p99']:.2f} ms) |")
 L.append(f"\nA typed call adds about {1e3/calls['rps'] - 1e3/wharf['rps']:.3f} ms of server time per request "
          "(a second fresh instance, arguments and results copied across).\n")
+L.append("## The request path, piece by piece\n")
+L.append(f"Micro-benchmarks (`wharf-bench micro`, one core, {micro['deployments']} deployments loaded):\n")
+L.append("| step | ns |\n| --- | ---: |")
+L.append(f"| route lookup (`/svc-N/some/path`) | {micro['route_ns']} |")
+L.append(f"| weighted version pick (90/10 canary) | {micro['weighted_pick_ns']} |")
+L.append(f"| record a request in the version's counters | {micro['metrics_record_ns']} |")
+L.append("")
 if polyglot.strip():
     L.append(polyglot)
 open(out, "w").write("\n".join(L) + "\n")

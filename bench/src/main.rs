@@ -66,6 +66,24 @@ enum Cmd {
         kinds: PathBuf,
         #[arg(long, default_value_t = 20000)]
         iterations: usize,
+        /// Bytes of each linear memory kept resident between instances.
+        #[arg(long, default_value = "1MiB")]
+        keep_resident: wharf_spec::ByteSize,
+    },
+    /// Upload-to-first-response of one component on a fresh server.
+    Cold {
+        #[arg(long)]
+        wharf: PathBuf,
+        #[arg(long)]
+        component: PathBuf,
+    },
+    /// Micro-benchmarks of the request path: route lookup among N
+    /// deployments, weighted version pick, and the per-request counters.
+    Micro {
+        #[arg(long)]
+        hello: PathBuf,
+        #[arg(long, default_value_t = 500)]
+        deployments: usize,
     },
     /// Swaps NAME between two versions every INTERVAL for SECONDS.
     Swapper {
@@ -424,14 +442,18 @@ async fn density(wharf: &Path, component: &Path, counts: &[usize]) -> anyhow::Re
     Ok(json!({ "density": rows }))
 }
 
-async fn inproc(hello: &Path, kinds: &Path, iterations: usize) -> anyhow::Result<Value> {
+async fn inproc(hello: &Path, kinds: &Path, iterations: usize, keep_resident: wharf_spec::ByteSize) -> anyhow::Result<Value> {
     use http_body_util::{BodyExt, Full};
     use std::sync::Arc;
     use wharf_runtime::{CallContext, NoProviders, Runtime, RuntimeConfig, Val, VersionParams};
 
     let dir = tempfile::tempdir()?;
     let kv = wharf_capabilities::keyvalue::RedbBackend::open(&dir.path().join("kv.redb"))?;
-    let runtime = Runtime::new(RuntimeConfig::default(), Arc::new(kv))?;
+    let config = RuntimeConfig {
+        keep_resident,
+        ..RuntimeConfig::default()
+    };
+    let runtime = Runtime::new(config, Arc::new(kv))?;
     let load = |path: &Path, name: &str| -> anyhow::Result<_> {
         let bytes: Arc<[u8]> = std::fs::read(path)?.into();
         Ok((bytes, name.to_string()))
@@ -511,10 +533,105 @@ async fn inproc(hello: &Path, kinds: &Path, iterations: usize) -> anyhow::Result
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let per_call = t.elapsed() / iterations as u32;
+    let direct = kinds
+        .time_calls_on_one_instance(iface, "add", &args, iterations)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        / iterations as u32;
     Ok(json!({
         "fresh_instance_request_us": (per_request.as_secs_f64() * 1e7).round() / 10.0,
         "fresh_instance_typed_call_us": (per_call.as_secs_f64() * 1e7).round() / 10.0,
         "typed_calls_per_second_one_core": (1.0 / per_call.as_secs_f64()).round(),
+        "direct_call_same_instance_us": (direct.as_secs_f64() * 1e7).round() / 10.0,
+    }))
+}
+
+async fn cold(wharf: &Path, component: &Path) -> anyhow::Result<Value> {
+    let data = tempfile::tempdir()?;
+    let (server, _) = Server::start(wharf, data.path(), &[])?;
+    let http = client();
+    let bytes = std::fs::read(component)?;
+    let size = bytes.len();
+    let started = Instant::now();
+    upload(&http, &server.admin, "c", bytes, "", None).await?;
+    until(&http, &format!("{}/c/", server.base), |_| true).await?;
+    let took = started.elapsed();
+    server.stop();
+    Ok(json!({ "bytes": size, "cold_deploy_ms": ms(took) }))
+}
+
+/// Nanoseconds per call of `f`, over enough iterations to be stable.
+fn nanos_per(mut f: impl FnMut()) -> f64 {
+    let iterations = 2_000_000;
+    for _ in 0..iterations / 10 {
+        f();
+    }
+    let t = Instant::now();
+    for _ in 0..iterations {
+        f();
+    }
+    (t.elapsed().as_nanos() as f64 / iterations as f64 * 10.0).round() / 10.0
+}
+
+async fn micro(hello: &Path, deployments: usize) -> anyhow::Result<Value> {
+    use std::hint::black_box;
+    use std::sync::Arc;
+    use wharf_runtime::{NoProviders, Runtime, RuntimeConfig, VersionParams};
+    use wharf_server::live::{Live, LiveDeployment};
+
+    let dir = tempfile::tempdir()?;
+    let kv = wharf_capabilities::keyvalue::RedbBackend::open(&dir.path().join("kv.redb"))?;
+    let runtime = Runtime::new(RuntimeConfig::default(), Arc::new(kv))?;
+    let component = runtime
+        .compile(std::fs::read(hello)?.into())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let live = Live::default();
+    let mut last = None;
+    for i in 0..deployments {
+        let name = wharf_spec::Name::new(&format!("svc-{i}")).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let logs = wharf_capabilities::logging::LogBuffer::new(name.as_str(), 10);
+        let version = runtime
+            .prepare(
+                component.clone(),
+                VersionParams {
+                    name: name.clone(),
+                    digest: "0".repeat(64),
+                    gate: Arc::new(tokio::sync::Semaphore::new(10)),
+                    spec: Arc::new(wharf_spec::DeploymentSpec::default()),
+                    logs: logs.clone(),
+                    providers: Arc::new(NoProviders),
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let deployment = Arc::new(LiveDeployment::new(
+            name.clone(),
+            name.clone(),
+            name.default_route(),
+            vec![(version.clone(), 90), (version, 10)],
+            logs,
+            Default::default(),
+        ));
+        live.put(deployment.clone());
+        last = Some(deployment);
+    }
+    let deployment = last.context("no deployments")?;
+    let path = format!("/svc-{}/some/path", deployments - 1);
+    let route = nanos_per(|| {
+        black_box(live.route(black_box(&path)));
+    });
+    let pick = nanos_per(|| {
+        black_box(deployment.pick());
+    });
+    let version = deployment.primary().context("no version")?.clone();
+    let metrics = nanos_per(|| {
+        version.metrics().request(black_box(Duration::from_micros(120)));
+    });
+    Ok(json!({
+        "deployments": deployments,
+        "route_ns": route,
+        "weighted_pick_ns": pick,
+        "metrics_record_ns": metrics,
     }))
 }
 
@@ -549,9 +666,16 @@ async fn swapper(
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    // In-process measurements run on one thread, like `wharf serve --threads 1`
+    // pinned to one core in the throughput runs.
+    let runtime = match cli.command {
+        Cmd::Inproc { .. } | Cmd::Micro { .. } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?,
+    };
     let out = runtime.block_on(async {
         match cli.command {
             Cmd::DeployLatency {
@@ -574,7 +698,10 @@ fn main() -> anyhow::Result<()> {
                 hello,
                 kinds,
                 iterations,
-            } => inproc(&hello, &kinds, iterations).await,
+                keep_resident,
+            } => inproc(&hello, &kinds, iterations, keep_resident).await,
+            Cmd::Micro { hello, deployments } => micro(&hello, deployments).await,
+            Cmd::Cold { wharf, component } => cold(&wharf, &component).await,
             Cmd::Swapper {
                 admin,
                 name,

@@ -1,7 +1,7 @@
 //! Independent deploys: uploads, hot swap, rollback, canary, restarts,
 //! crashes, teams, watch mode and the CLI.
 
-use crate::harness::{ALPHA, BETA, Process, Wharf, eventually, wharf_bin};
+use crate::harness::{ALPHA, BETA, Process, Wharf, cli, eventually};
 use futures::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -29,21 +29,9 @@ async fn digest(wharf: &Wharf, name: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn hot_swap_under_load_loses_nothing() {
     let wharf = Arc::new(Wharf::start().await);
-    let v1 = wharf.deploy(ALPHA, "svc", guests::SWAP_V1, None).await["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (status, body) = wharf
-        .upload(
-            ALPHA,
-            "svc",
-            guests::bytes(guests::SWAP_V2),
-            "activate=false",
-            None,
-        )
+    let (v1, v2) = wharf
+        .two_versions(ALPHA, "svc", guests::SWAP_V1, guests::SWAP_V2, "activate=false")
         .await;
-    assert_eq!(status, 201, "{body}");
-    let v2 = body["digest"].as_str().unwrap().to_string();
 
     let stop = Arc::new(AtomicBool::new(false));
     let served = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
@@ -490,21 +478,9 @@ async fn share_of_v2(wharf: &Wharf, n: usize) -> f64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn canary_splits_traffic_then_promotes_or_aborts() {
     let wharf = Wharf::start().await;
-    let v1 = wharf.deploy(ALPHA, "svc", guests::SWAP_V1, None).await["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (status, body) = wharf
-        .upload(
-            ALPHA,
-            "svc",
-            guests::bytes(guests::SWAP_V2),
-            "canary=20",
-            None,
-        )
+    let (v1, v2) = wharf
+        .two_versions(ALPHA, "svc", guests::SWAP_V1, guests::SWAP_V2, "canary=20")
         .await;
-    assert_eq!(status, 201, "{body}");
-    let v2 = body["digest"].as_str().unwrap().to_string();
     let share = share_of_v2(&wharf, 1000).await;
     assert!((0.14..=0.26).contains(&share), "canary share {share}");
     let view = wharf.show(ALPHA, "svc").await;
@@ -692,27 +668,13 @@ async fn metrics_count_requests_and_failures_per_version() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cli_deploys_lists_rolls_back_and_removes() {
     let wharf = Wharf::start().await;
-    let w = &wharf;
+    let admin = wharf.admin.clone();
     let run = |args: Vec<&str>| {
-        let owned: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let admin = w.admin.clone();
+        let admin = admin.clone();
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         async move {
-            tokio::task::spawn_blocking(move || {
-                let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
-                let out = std::process::Command::new(wharf_bin())
-                    .args(&refs)
-                    .env("WHARF_ADMIN", admin)
-                    .env("WHARF_TOKEN", ALPHA)
-                    .output()
-                    .unwrap();
-                (
-                    out.status.success(),
-                    String::from_utf8_lossy(&out.stdout).into_owned(),
-                    String::from_utf8_lossy(&out.stderr).into_owned(),
-                )
-            })
-            .await
-            .unwrap()
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            cli(&admin, &refs).await
         }
     };
     let (ok, out, err) = run(vec![

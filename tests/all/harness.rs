@@ -335,3 +335,36 @@ impl Drop for Process {
         self.kill9();
     }
 }
+
+impl Wharf {
+    /// Deploys `first` as `name`, then uploads `second` with `query` (e.g.
+    /// `activate=false` or `canary=20`); returns both digests.
+    pub async fn two_versions(&self, token: &str, name: &str, first: &str, second: &str, query: &str) -> (String, String) {
+        let v1 = self.deploy(token, name, first, None).await["digest"].as_str().unwrap().to_string();
+        let (status, body) = self.upload(token, name, wharf_test_artifacts::bytes(second), query, None).await;
+        assert_eq!(status, 201, "{body}");
+        (v1, body["digest"].as_str().unwrap().to_string())
+    }
+}
+
+/// Runs the `wharf` binary against an admin API with team alpha's token:
+/// `(success, stdout, stderr)`.
+pub async fn cli(admin: &str, args: &[&str]) -> (bool, String, String) {
+    let admin = admin.to_string();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(wharf_bin())
+            .args(&args)
+            .env("WHARF_ADMIN", admin)
+            .env("WHARF_TOKEN", ALPHA)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}

@@ -1,7 +1,7 @@
 //! Typed calls between deployments through the host, and every exported
 //! interface over the JSON gateway.
 
-use crate::harness::{ALPHA, BETA, Wharf, wharf_bin};
+use crate::harness::{ALPHA, BETA, Wharf, cli};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -351,21 +351,9 @@ async fn the_json_gateway_round_trips_and_describes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_provider_swapped_under_calls_loses_none() {
     let wharf = Arc::new(Wharf::start().await);
-    let v1 = wharf.deploy(ALPHA, "kinds", guests::KINDS_V1, None).await["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (status, body) = wharf
-        .upload(
-            ALPHA,
-            "kinds",
-            guests::bytes(guests::KINDS_V2),
-            "activate=false",
-            None,
-        )
+    let (v1, v2) = wharf
+        .two_versions(ALPHA, "kinds", guests::KINDS_V1, guests::KINDS_V2, "activate=false")
         .await;
-    assert_eq!(status, 201, "{body}");
-    let v2 = body["digest"].as_str().unwrap().to_string();
     wharf
         .deploy(BETA, "caller", guests::KINDS_CALLER, Some(calls(json!({}))))
         .await;
@@ -652,85 +640,32 @@ async fn imports_are_checked_at_deploy_and_resolved_at_call_time() {
     wharf.stop().await;
 }
 
-fn cli(admin: &str, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(wharf_bin())
-        .args(args)
-        .env("WHARF_ADMIN", admin)
-        .env("WHARF_TOKEN", ALPHA)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cli_calls_and_prints_wit() {
     let wharf = Wharf::start().await;
     wharf.deploy(ALPHA, "kinds", guests::KINDS_V1, None).await;
     let admin = wharf.admin.clone();
-    let (ok, out, err) = tokio::task::spawn_blocking({
-        let admin = admin.clone();
-        move || {
-            cli(
-                &admin,
-                &["call", "kinds", "values.add", r#"{"a": 2, "b": 3}"#],
-            )
-        }
-    })
-    .await
-    .unwrap();
+    let (ok, out, err) = cli(&admin, &["call", "kinds", "values.add", r#"{"a": 2, "b": 3}"#]).await;
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "\"5\"");
-    let (ok, out, err) = tokio::task::spawn_blocking({
-        let admin = admin.clone();
-        move || {
-            cli(
-                &admin,
-                &[
-                    "call",
-                    "kinds",
-                    &format!("{KINDS}.divide"),
-                    r#"{"a": 2, "b": 0}"#,
-                ],
-            )
-        }
-    })
-    .await
-    .unwrap();
+    let divide = format!("{KINDS}.divide");
+    let (ok, out, err) = cli(&admin, &["call", "kinds", &divide, r#"{"a": 2, "b": 0}"#]).await;
     assert!(ok, "{err}");
     assert!(out.contains("cannot divide 2 by 0"), "{out}");
-    let (ok, _, err) = tokio::task::spawn_blocking({
-        let admin = admin.clone();
-        move || cli(&admin, &["call", "kinds", "values.add", r#"{"a": "x"}"#])
-    })
-    .await
-    .unwrap();
+    let (ok, _, err) = cli(&admin, &["call", "kinds", "values.add", r#"{"a": "x"}"#]).await;
     assert!(!ok && err.contains("$.a"), "{err}");
-    let (ok, out, _) = tokio::task::spawn_blocking({
-        let admin = admin.clone();
-        move || cli(&admin, &["wit", "kinds"])
-    })
-    .await
-    .unwrap();
+    let (ok, out, _) = cli(&admin, &["wit", "kinds"]).await;
     assert!(
         ok && out.contains("interface values") && out.contains("variant shape"),
         "{out}"
     );
-    let (ok, out, _) = tokio::task::spawn_blocking(move || cli(&admin, &["wit"]))
-        .await
-        .unwrap();
+    let (ok, out, _) = cli(&admin, &["wit"]).await;
     assert!(
         ok && out.contains("package wharf:host@0.1.0") && out.contains("world service"),
         "{out}"
     );
     let dir = tempfile::tempdir().unwrap();
-    let (ok, _, err) = cli(
-        "http://unused",
-        &["wit", "--out", dir.path().to_str().unwrap()],
-    );
+    let (ok, _, err) = cli("http://unused", &["wit", "--out", dir.path().to_str().unwrap()]).await;
     assert!(ok, "{err}");
     assert!(dir.path().join("wharf.wit").is_file());
     assert!(dir.path().join("deps/http/http.wit").is_file());

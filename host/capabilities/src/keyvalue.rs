@@ -48,6 +48,16 @@ pub struct Namespace {
     pub bucket: String,
 }
 
+impl Namespace {
+    /// The namespace of `bucket` in `deployment`'s store.
+    pub fn new(deployment: &str, bucket: &str) -> Self {
+        Self {
+            deployment: deployment.into(),
+            bucket: bucket.to_string(),
+        }
+    }
+}
+
 /// Encodes `(deployment, bucket, key)` as one backend key.
 ///
 /// Each part is length-prefixed (u32 big-endian), so the encoding is
@@ -347,10 +357,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn ns(d: &str, b: &str) -> Namespace {
-        Namespace {
-            deployment: d.into(),
-            bucket: b.into(),
-        }
+        Namespace::new(d, b)
     }
 
     proptest! {

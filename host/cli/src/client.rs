@@ -631,41 +631,13 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Rollback(args) => {
-            let client = Client::new(&args.global)?;
-            let value = client
-                .send(
-                    client
-                        .request(
-                            reqwest::Method::POST,
-                            &format!("/v1/deployments/{}/rollback", args.name),
-                        )
-                        .json(&json!({ "to": args.to })),
-                )
-                .await?;
-            client.print(&value, |v| {
-                println!("{} now serves {}", args.name, traffic_text(&v["traffic"]))
-            });
-            Ok(())
+            traffic_action(&args.global, &args.name, "rollback", json!({ "to": args.to })).await
         }
         Command::Activate(args) => {
-            let client = Client::new(&args.global)?;
-            let value = client
-                .send(
-                    client
-                        .request(
-                            reqwest::Method::POST,
-                            &format!("/v1/deployments/{}/activate", args.name),
-                        )
-                        .json(&json!({ "version": args.version })),
-                )
-                .await?;
-            client.print(&value, |v| {
-                println!("{} now serves {}", args.name, traffic_text(&v["traffic"]))
-            });
-            Ok(())
+            traffic_action(&args.global, &args.name, "activate", json!({ "version": args.version })).await
         }
-        Command::Promote(args) => traffic_action(args, "promote").await,
-        Command::Abort(args) => traffic_action(args, "abort").await,
+        Command::Promote(args) => traffic_action(&args.global, &args.name, "promote", json!({})).await,
+        Command::Abort(args) => traffic_action(&args.global, &args.name, "abort", json!({})).await,
         Command::Rm(args) => {
             let client = Client::new(&args.global)?;
             client
@@ -683,17 +655,17 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
     }
 }
 
-async fn traffic_action(args: NameArgs, action: &str) -> anyhow::Result<()> {
-    let client = Client::new(&args.global)?;
+/// POSTs `body` to `/v1/deployments/NAME/ACTION` and prints what serves after.
+async fn traffic_action(global: &Global, name: &str, action: &str, body: Value) -> anyhow::Result<()> {
+    let client = Client::new(global)?;
     let value = client
-        .send(client.request(
-            reqwest::Method::POST,
-            &format!("/v1/deployments/{}/{action}", args.name),
-        ))
+        .send(
+            client
+                .request(reqwest::Method::POST, &format!("/v1/deployments/{name}/{action}"))
+                .json(&body),
+        )
         .await?;
-    client.print(&value, |v| {
-        println!("{} now serves {}", args.name, traffic_text(&v["traffic"]))
-    });
+    client.print(&value, |v| println!("{name} now serves {}", traffic_text(&v["traffic"])));
     Ok(())
 }
 

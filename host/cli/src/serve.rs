@@ -169,10 +169,19 @@ fn config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing(&args.log_format)?;
     let config = config(&args)?;
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    // One worker: a current-thread executor, which skips the work-stealing
+    // machinery a single thread cannot use. Compilation and blocking I/O
+    // still run on tokio's blocking pool either way.
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let mut builder = match threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
     builder.enable_all();
-    if let Some(threads) = args.threads {
-        builder.worker_threads(threads.max(1));
+    if threads > 1 {
+        builder.worker_threads(threads);
     }
     let runtime = builder
         .build()

@@ -30,7 +30,7 @@ use crate::http::classify;
 use crate::inspect::{Interface, same_signature};
 use crate::version::LoadedVersion;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use wasmtime::component::types::{ComponentFunc, Type};
 use wasmtime::component::{Linker, Val};
 use wharf_spec::{InterfaceName, Name};
@@ -244,7 +244,7 @@ impl Target {
         }
         let timeout = provider.spec.limits.timeout.duration();
         let child = CallContext {
-            deployment: provider.name().as_str().into(),
+            deployment: provider.name_arc(),
             caller: Some(call.deployment.clone()),
             depth: call.depth + 1,
             deadline: call.deadline.min(Instant::now() + timeout),
@@ -321,6 +321,50 @@ impl LoadedVersion {
             self.report(failure);
         }
         outcome
+    }
+
+    /// Benchmarks only: calls `interface#function` `n` times on *one*
+    /// instance and returns the total time. This is the baseline a host-carried
+    /// call (fresh instance, values copied across stores) is compared with; it
+    /// is not how Wharf serves calls.
+    pub async fn time_calls_on_one_instance(
+        self: &Arc<Self>,
+        interface: &str,
+        function: &str,
+        params: &[Val],
+        n: usize,
+    ) -> Result<Duration, Failure> {
+        let index = self
+            .exports
+            .iter()
+            .find(|e| e.interface.name == interface)
+            .and_then(|e| {
+                e.interface
+                    .functions
+                    .iter()
+                    .position(|f| f.name == function)
+                    .map(|i| (e.functions[i], e.interface.functions[i].ty.results().len()))
+            })
+            .ok_or_else(|| Failure::Call(format!("no export `{interface}#{function}`")))?;
+        let mut store = self.new_store(CallContext {
+            deployment: self.name_arc(),
+            caller: None,
+            depth: 0,
+            deadline: Instant::now() + Duration::from_secs(3600),
+        })?;
+        let run = async {
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            let func = instance
+                .get_func(&mut store, index.0)
+                .ok_or_else(|| wasmtime::Error::msg("the export is not a function"))?;
+            let mut results = vec![Val::Bool(false); index.1];
+            let started = Instant::now();
+            for _ in 0..n {
+                func.call_async(&mut store, params, &mut results).await?;
+            }
+            Ok::<_, wasmtime::Error>(started.elapsed())
+        };
+        run.await.map_err(|e| Failure::Host(format!("{e:#}")))
     }
 
     /// The exported function `interface#function` and its type, if any.

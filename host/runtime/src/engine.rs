@@ -139,6 +139,7 @@ fn engine_config(config: &RuntimeConfig) -> anyhow::Result<Config> {
     pool.async_stack_keep_resident(64 << 10);
     // Reset only the pages a request dirtied, when the kernel can tell us.
     pool.pagemap_scan(Enabled::Auto);
+    pool.decommit_batch_size(32);
 
     let mut cfg = Config::new();
     cfg.wasm_component_model(true);

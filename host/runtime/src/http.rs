@@ -33,13 +33,13 @@ impl LoadedVersion {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
-        let Some(proxy) = self.proxy.clone() else {
+        if self.proxy.is_none() {
             return Err(Failure::Call(format!(
                 "`{}` has no HTTP handler; call its interfaces through /rpc/{}",
                 self.name(),
                 self.name()
             )));
-        };
+        }
         let limits = &self.spec.limits;
         let permit = match self.gate.clone().try_acquire_owned() {
             Ok(permit) => permit,
@@ -53,7 +53,7 @@ impl LoadedVersion {
         };
         let deadline = Instant::now() + limits.timeout.duration();
         let mut store = self.new_store(CallContext {
-            deployment: self.name().as_str().into(),
+            deployment: self.name_arc(),
             caller: None,
             depth: 0,
             deadline,
@@ -78,7 +78,10 @@ impl LoadedVersion {
             let _permit = permit;
             let _in_flight = this.metrics().enter();
             let run = async {
-                let proxy = proxy.instantiate_async(&mut store).await?;
+                let Some(pre) = this.proxy.as_ref() else {
+                    return Err(wasmtime::Error::msg("no HTTP handler"));
+                };
+                let proxy = pre.instantiate_async(&mut store).await?;
                 proxy
                     .wasi_http_incoming_handler()
                     .call_handle(&mut store, req, out)

@@ -4,21 +4,22 @@
 //!   component with five memories could use five times its limit. The
 //!   [`MemoryLimiter`] counts every memory and table of the store against one
 //!   budget.
-//! - CPU: the epoch ticker interrupts running wasm every tick. The callback
-//!   adds the time the guest ran since it last resumed, traps when the budget
-//!   is spent, and otherwise yields to the executor, so a spinning guest never
-//!   holds a thread for more than a tick. Time spent in host calls (waiting
-//!   on I/O) is not counted: the call hook pauses the meter around them.
+//! - CPU: the epoch ticker advances the engine's epoch every tick, and wasm
+//!   code checks it. Each time a running guest reaches a tick boundary the
+//!   callback charges it one tick, traps once the budget is spent, and
+//!   otherwise yields to the executor, so a spinning guest holds a thread for
+//!   at most one tick. A guest waiting in a host call (I/O, another
+//!   deployment) runs no wasm and is not charged, except the one tick in which
+//!   it comes back. Counting ticks needs no clock reads and no hook on host
+//!   calls, so the request path pays nothing for it until a guest runs past a
+//!   tick.
 //! - Wall clock: the callback also traps once the call's deadline has passed;
 //!   requests are additionally wrapped in a timer, which covers guests that
 //!   are blocked in the host rather than running.
 
 use crate::host::Host;
-use std::sync::Arc;
-use std::sync::LazyLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use wasmtime::{CallHook, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
 
 /// Why the host stopped a guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -92,84 +93,50 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// Nanoseconds since a process-wide origin: an `Instant` that fits in an
-/// atomic, so the executor-side yield future can stamp it.
-fn now_nanos() -> u64 {
-    static ORIGIN: LazyLock<Instant> = LazyLock::new(Instant::now);
-    u64::try_from(ORIGIN.elapsed().as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// Measures the time a guest spends executing WebAssembly.
+/// Measures the time a guest spends executing WebAssembly, in epoch ticks.
 #[derive(Debug)]
 pub struct CpuMeter {
     budget: u64,
     used: u64,
-    /// When the guest last (re)entered wasm; `0` while it is in the host.
-    resumed_at: Arc<AtomicU64>,
 }
 
 impl CpuMeter {
-    /// A meter with a budget.
-    pub fn new(budget: Duration) -> Self {
+    /// A meter allowing `budget` of execution at `tick` granularity (at
+    /// least one tick).
+    pub fn new(budget: Duration, tick: Duration) -> Self {
+        let tick = tick.as_nanos().max(1);
         Self {
-            budget: u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX),
+            budget: u64::try_from(budget.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).max(1),
             used: 0,
-            resumed_at: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    fn resume(&self) {
-        self.resumed_at.store(now_nanos(), Ordering::Relaxed);
+    /// Charges one tick; returns whether the budget is spent.
+    fn charge(&mut self) -> bool {
+        self.used = self.used.saturating_add(1);
+        self.used > self.budget
     }
 
-    fn pause(&mut self) {
-        let since = self.resumed_at.swap(0, Ordering::Relaxed);
-        if since != 0 {
-            self.used = self.used.saturating_add(now_nanos().saturating_sub(since));
-        }
-    }
-
-    /// Time spent in wasm so far.
-    pub fn used(&self) -> Duration {
-        Duration::from_nanos(self.used)
-    }
-
-    fn exhausted(&self) -> bool {
-        self.used >= self.budget
+    /// Ticks charged so far.
+    pub fn used_ticks(&self) -> u64 {
+        self.used
     }
 }
 
 /// Installs the memory limiter, the CPU meter and the deadline on a store.
 pub(crate) fn install(store: &mut Store<Host>) {
     store.limiter(|h| &mut h.limiter);
-    store.call_hook(|mut cx, hook| {
-        let meter = &mut cx.data_mut().meter;
-        match hook {
-            CallHook::CallingWasm | CallHook::ReturningFromHost => meter.resume(),
-            CallHook::ReturningFromWasm | CallHook::CallingHost => meter.pause(),
-        }
-        Ok(())
-    });
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|mut cx| {
         let host = cx.data_mut();
-        host.meter.pause();
-        if host.meter.exhausted() {
+        if host.meter.charge() {
             return Err(wasmtime::Error::new(Interrupted::Cpu));
         }
         if Instant::now() >= host.call.deadline {
             return Err(wasmtime::Error::new(Interrupted::Deadline));
         }
-        // Give the executor to others for a moment; the meter restarts when
-        // this future completes, i.e. right before the guest runs again.
-        let resumed_at = host.meter.resumed_at.clone();
-        Ok(UpdateDeadline::YieldCustom(
-            1,
-            Box::pin(async move {
-                tokio::task::yield_now().await;
-                resumed_at.store(now_nanos(), Ordering::Relaxed);
-            }),
-        ))
+        // Give the executor to others for a moment, then run another tick.
+        Ok(UpdateDeadline::Yield(1))
     });
 }
 
@@ -190,21 +157,16 @@ mod tests {
     }
 
     #[test]
-    fn meter_counts_only_time_in_wasm() {
-        let mut m = CpuMeter::new(Duration::from_millis(5));
-        m.resume();
-        std::thread::sleep(Duration::from_millis(2));
-        m.pause();
-        let first = m.used();
-        assert!(first >= Duration::from_millis(2));
-        // Paused: time in the host does not count.
-        std::thread::sleep(Duration::from_millis(5));
-        m.pause();
-        assert_eq!(m.used(), first);
-        assert!(!m.exhausted());
-        m.resume();
-        std::thread::sleep(Duration::from_millis(4));
-        m.pause();
-        assert!(m.exhausted());
+    fn the_meter_counts_ticks() {
+        let tick = Duration::from_millis(10);
+        let mut m = CpuMeter::new(Duration::from_millis(25), tick);
+        assert!(!m.charge());
+        assert!(!m.charge());
+        assert!(!m.charge(), "25ms rounds up to three ticks");
+        assert!(m.charge());
+        assert_eq!(m.used_ticks(), 4);
+        let mut tiny = CpuMeter::new(Duration::from_micros(1), tick);
+        assert!(!tiny.charge(), "at least one tick");
+        assert!(tiny.charge());
     }
 }

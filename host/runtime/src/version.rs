@@ -54,6 +54,8 @@ pub struct Export {
 pub struct LoadedVersion {
     pub(crate) runtime: Arc<Runtime>,
     name: Name,
+    /// The name as a shared string, for the call context of each store.
+    name_arc: Arc<str>,
     digest: String,
     short: Arc<str>,
     pub(crate) component: Component,
@@ -222,6 +224,7 @@ impl Runtime {
             outbound,
             files,
             log,
+            name_arc: name.as_str().into(),
             name,
             digest,
             short,
@@ -241,6 +244,11 @@ impl LoadedVersion {
     /// The deployment name.
     pub fn name(&self) -> &Name {
         &self.name
+    }
+
+    /// The deployment name as a shared string (cheap to clone).
+    pub fn name_arc(&self) -> Arc<str> {
+        self.name_arc.clone()
     }
 
     /// Hex sha256 of the component's bytes.
@@ -320,7 +328,7 @@ impl LoadedVersion {
             http: WasiHttpCtx::new(),
             outbound: self.outbound.clone(),
             limiter: MemoryLimiter::new(limits.memory.as_usize()),
-            meter: CpuMeter::new(limits.cpu.duration()),
+            meter: CpuMeter::new(limits.cpu.duration(), self.runtime.config.epoch_tick),
             kv: self.kv.clone(),
             config: self.config.clone(),
             log: self.log.clone(),

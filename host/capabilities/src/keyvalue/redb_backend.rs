@@ -32,19 +32,25 @@ impl RedbBackend {
         T: Send + 'static,
         F: FnOnce(&Database) -> Result<T, redb::Error> + Send + 'static,
     {
+        self.blocking_checked(move |db| f(db).map(Ok))
+    }
+
+    /// Runs `f` on the blocking pool; `f` may also refuse the operation with
+    /// a [`KvError`] for the guest (and then nothing is committed).
+    fn blocking_checked<T, F>(&self, f: F) -> BoxFuture<'_, Result<T, KvError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database) -> Result<Result<T, KvError>, redb::Error> + Send + 'static,
+    {
         let db = self.db.clone();
         Box::pin(async move {
             match tokio::task::spawn_blocking(move || f(&db)).await {
-                Ok(Ok(v)) => Ok(v),
+                Ok(Ok(outcome)) => outcome,
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "key-value backend failed");
-                    Err(KvError::Other(
-                        "the key-value store failed; try again".into(),
-                    ))
+                    Err(KvError::Other("the key-value store failed; try again".into()))
                 }
-                Err(_) => Err(KvError::Other(
-                    "the key-value store failed; try again".into(),
-                )),
+                Err(_) => Err(KvError::Other("the key-value store failed; try again".into())),
             }
         })
     }
@@ -144,55 +150,31 @@ impl KvBackend for RedbBackend {
         })
     }
 
-    fn increment(
-        &self,
-        ns: Namespace,
-        key: String,
-        delta: u64,
-    ) -> BoxFuture<'_, Result<u64, KvError>> {
-        let db = self.db.clone();
-        Box::pin(async move {
-            let result = tokio::task::spawn_blocking(
-                move || -> Result<Result<u64, KvError>, redb::Error> {
-                    let txn = db.begin_write()?;
-                    let outcome = {
-                        let mut table = txn.open_table(TABLE)?;
-                        let k = encode_key(&ns, &key);
-                        let current = {
-                            let guard = table.get(k.as_slice())?;
-                            parse_counter(guard.as_ref().map(|g| g.value()))
-                        };
-                        match current.and_then(|c| {
-                            c.checked_add(delta).ok_or_else(|| {
-                                KvError::Other("the counter would overflow u64".into())
-                            })
-                        }) {
-                            Ok(next) => {
-                                table.insert(k.as_slice(), next.to_string().as_bytes())?;
-                                Ok(next)
-                            }
-                            Err(e) => Err(e),
-                        }
-                    };
-                    if outcome.is_ok() {
-                        txn.commit()?;
+    fn increment(&self, ns: Namespace, key: String, delta: u64) -> BoxFuture<'_, Result<u64, KvError>> {
+        self.blocking_checked(move |db| {
+            let txn = db.begin_write()?;
+            let outcome = {
+                let mut table = txn.open_table(TABLE)?;
+                let k = encode_key(&ns, &key);
+                let current = {
+                    let guard = table.get(k.as_slice())?;
+                    parse_counter(guard.as_ref().map(|g| g.value()))
+                };
+                match current.and_then(|c| {
+                    c.checked_add(delta)
+                        .ok_or_else(|| KvError::Other("the counter would overflow u64".into()))
+                }) {
+                    Ok(next) => {
+                        table.insert(k.as_slice(), next.to_string().as_bytes())?;
+                        Ok(next)
                     }
-                    Ok(outcome)
-                },
-            )
-            .await;
-            match result {
-                Ok(Ok(outcome)) => outcome,
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "key-value backend failed");
-                    Err(KvError::Other(
-                        "the key-value store failed; try again".into(),
-                    ))
+                    Err(e) => Err(e),
                 }
-                Err(_) => Err(KvError::Other(
-                    "the key-value store failed; try again".into(),
-                )),
+            };
+            if outcome.is_ok() {
+                txn.commit()?;
             }
+            Ok(outcome)
         })
     }
 
@@ -246,10 +228,7 @@ mod tests {
     use super::*;
 
     fn ns(d: &str, b: &str) -> Namespace {
-        Namespace {
-            deployment: d.into(),
-            bucket: b.into(),
-        }
+        Namespace::new(d, b)
     }
 
     #[tokio::test]
