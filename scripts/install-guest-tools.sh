@@ -17,9 +17,12 @@ if [ ! -x .tools/venv/bin/componentize-py ] || ! .tools/venv/bin/pip freeze 2>/d
   .tools/venv/bin/pip install --quiet -r tools/requirements.txt || fail "pip install -r tools/requirements.txt failed"
 fi
 
-if [ ! -x tools/node_modules/.bin/jco ]; then
+# Reinstall whenever the lock file changed since the last install, so a
+# machine with an older tools/node_modules picks up added packages.
+if [ ! -x tools/node_modules/.bin/componentize-js ] || ! cmp -s tools/package-lock.json tools/node_modules/.wharf-installed-lock; then
   echo "install-guest-tools: installing jco and componentize-js into tools/node_modules"
   (cd tools && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in tools/ failed"
+  cp tools/package-lock.json tools/node_modules/.wharf-installed-lock
 fi
 
 .tools/venv/bin/componentize-py --version >/dev/null || fail "componentize-py does not run"

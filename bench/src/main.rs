@@ -442,7 +442,12 @@ async fn density(wharf: &Path, component: &Path, counts: &[usize]) -> anyhow::Re
     Ok(json!({ "density": rows }))
 }
 
-async fn inproc(hello: &Path, kinds: &Path, iterations: usize, keep_resident: wharf_spec::ByteSize) -> anyhow::Result<Value> {
+async fn inproc(
+    hello: &Path,
+    kinds: &Path,
+    iterations: usize,
+    keep_resident: wharf_spec::ByteSize,
+) -> anyhow::Result<Value> {
     use http_body_util::{BodyExt, Full};
     use std::sync::Arc;
     use wharf_runtime::{CallContext, NoProviders, Runtime, RuntimeConfig, Val, VersionParams};
@@ -589,7 +594,8 @@ async fn micro(hello: &Path, deployments: usize) -> anyhow::Result<Value> {
     let live = Live::default();
     let mut last = None;
     for i in 0..deployments {
-        let name = wharf_spec::Name::new(&format!("svc-{i}")).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let name =
+            wharf_spec::Name::new(&format!("svc-{i}")).map_err(|e| anyhow::anyhow!("{e}"))?;
         let logs = wharf_capabilities::logging::LogBuffer::new(name.as_str(), 10);
         let version = runtime
             .prepare(
@@ -625,7 +631,9 @@ async fn micro(hello: &Path, deployments: usize) -> anyhow::Result<Value> {
     });
     let version = deployment.primary().context("no version")?.clone();
     let metrics = nanos_per(|| {
-        version.metrics().request(black_box(Duration::from_micros(120)));
+        version
+            .metrics()
+            .request(black_box(Duration::from_micros(120)));
     });
     Ok(json!({
         "deployments": deployments,

@@ -30,7 +30,13 @@ async fn digest(wharf: &Wharf, name: &str) -> String {
 async fn hot_swap_under_load_loses_nothing() {
     let wharf = Arc::new(Wharf::start().await);
     let (v1, v2) = wharf
-        .two_versions(ALPHA, "svc", guests::SWAP_V1, guests::SWAP_V2, "activate=false")
+        .two_versions(
+            ALPHA,
+            "svc",
+            guests::SWAP_V1,
+            guests::SWAP_V2,
+            "activate=false",
+        )
         .await;
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -339,9 +339,27 @@ impl Drop for Process {
 impl Wharf {
     /// Deploys `first` as `name`, then uploads `second` with `query` (e.g.
     /// `activate=false` or `canary=20`); returns both digests.
-    pub async fn two_versions(&self, token: &str, name: &str, first: &str, second: &str, query: &str) -> (String, String) {
-        let v1 = self.deploy(token, name, first, None).await["digest"].as_str().unwrap().to_string();
-        let (status, body) = self.upload(token, name, wharf_test_artifacts::bytes(second), query, None).await;
+    pub async fn two_versions(
+        &self,
+        token: &str,
+        name: &str,
+        first: &str,
+        second: &str,
+        query: &str,
+    ) -> (String, String) {
+        let v1 = self.deploy(token, name, first, None).await["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (status, body) = self
+            .upload(
+                token,
+                name,
+                wharf_test_artifacts::bytes(second),
+                query,
+                None,
+            )
+            .await;
         assert_eq!(status, 201, "{body}");
         (v1, body["digest"].as_str().unwrap().to_string())
     }

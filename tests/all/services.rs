@@ -352,7 +352,13 @@ async fn the_json_gateway_round_trips_and_describes() {
 async fn a_provider_swapped_under_calls_loses_none() {
     let wharf = Arc::new(Wharf::start().await);
     let (v1, v2) = wharf
-        .two_versions(ALPHA, "kinds", guests::KINDS_V1, guests::KINDS_V2, "activate=false")
+        .two_versions(
+            ALPHA,
+            "kinds",
+            guests::KINDS_V1,
+            guests::KINDS_V2,
+            "activate=false",
+        )
         .await;
     wharf
         .deploy(BETA, "caller", guests::KINDS_CALLER, Some(calls(json!({}))))
@@ -645,7 +651,11 @@ async fn the_cli_calls_and_prints_wit() {
     let wharf = Wharf::start().await;
     wharf.deploy(ALPHA, "kinds", guests::KINDS_V1, None).await;
     let admin = wharf.admin.clone();
-    let (ok, out, err) = cli(&admin, &["call", "kinds", "values.add", r#"{"a": 2, "b": 3}"#]).await;
+    let (ok, out, err) = cli(
+        &admin,
+        &["call", "kinds", "values.add", r#"{"a": 2, "b": 3}"#],
+    )
+    .await;
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "\"5\"");
     let divide = format!("{KINDS}.divide");
@@ -665,7 +675,11 @@ async fn the_cli_calls_and_prints_wit() {
         "{out}"
     );
     let dir = tempfile::tempdir().unwrap();
-    let (ok, _, err) = cli("http://unused", &["wit", "--out", dir.path().to_str().unwrap()]).await;
+    let (ok, _, err) = cli(
+        "http://unused",
+        &["wit", "--out", dir.path().to_str().unwrap()],
+    )
+    .await;
     assert!(ok, "{err}");
     assert!(dir.path().join("wharf.wit").is_file());
     assert!(dir.path().join("deps/http/http.wit").is_file());

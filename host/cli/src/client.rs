@@ -631,12 +631,26 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Rollback(args) => {
-            traffic_action(&args.global, &args.name, "rollback", json!({ "to": args.to })).await
+            traffic_action(
+                &args.global,
+                &args.name,
+                "rollback",
+                json!({ "to": args.to }),
+            )
+            .await
         }
         Command::Activate(args) => {
-            traffic_action(&args.global, &args.name, "activate", json!({ "version": args.version })).await
+            traffic_action(
+                &args.global,
+                &args.name,
+                "activate",
+                json!({ "version": args.version }),
+            )
+            .await
         }
-        Command::Promote(args) => traffic_action(&args.global, &args.name, "promote", json!({})).await,
+        Command::Promote(args) => {
+            traffic_action(&args.global, &args.name, "promote", json!({})).await
+        }
         Command::Abort(args) => traffic_action(&args.global, &args.name, "abort", json!({})).await,
         Command::Rm(args) => {
             let client = Client::new(&args.global)?;
@@ -656,16 +670,26 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
 }
 
 /// POSTs `body` to `/v1/deployments/NAME/ACTION` and prints what serves after.
-async fn traffic_action(global: &Global, name: &str, action: &str, body: Value) -> anyhow::Result<()> {
+async fn traffic_action(
+    global: &Global,
+    name: &str,
+    action: &str,
+    body: Value,
+) -> anyhow::Result<()> {
     let client = Client::new(global)?;
     let value = client
         .send(
             client
-                .request(reqwest::Method::POST, &format!("/v1/deployments/{name}/{action}"))
+                .request(
+                    reqwest::Method::POST,
+                    &format!("/v1/deployments/{name}/{action}"),
+                )
                 .json(&body),
         )
         .await?;
-    client.print(&value, |v| println!("{name} now serves {}", traffic_text(&v["traffic"])));
+    client.print(&value, |v| {
+        println!("{name} now serves {}", traffic_text(&v["traffic"]))
+    });
     Ok(())
 }
 

@@ -106,7 +106,9 @@ impl CpuMeter {
     pub fn new(budget: Duration, tick: Duration) -> Self {
         let tick = tick.as_nanos().max(1);
         Self {
-            budget: u64::try_from(budget.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).max(1),
+            budget: u64::try_from(budget.as_nanos().div_ceil(tick))
+                .unwrap_or(u64::MAX)
+                .max(1),
             used: 0,
         }
     }

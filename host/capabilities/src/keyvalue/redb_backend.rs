@@ -48,9 +48,13 @@ impl RedbBackend {
                 Ok(Ok(outcome)) => outcome,
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "key-value backend failed");
-                    Err(KvError::Other("the key-value store failed; try again".into()))
+                    Err(KvError::Other(
+                        "the key-value store failed; try again".into(),
+                    ))
                 }
-                Err(_) => Err(KvError::Other("the key-value store failed; try again".into())),
+                Err(_) => Err(KvError::Other(
+                    "the key-value store failed; try again".into(),
+                )),
             }
         })
     }
@@ -150,7 +154,12 @@ impl KvBackend for RedbBackend {
         })
     }
 
-    fn increment(&self, ns: Namespace, key: String, delta: u64) -> BoxFuture<'_, Result<u64, KvError>> {
+    fn increment(
+        &self,
+        ns: Namespace,
+        key: String,
+        delta: u64,
+    ) -> BoxFuture<'_, Result<u64, KvError>> {
         self.blocking_checked(move |db| {
             let txn = db.begin_write()?;
             let outcome = {
