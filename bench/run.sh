@@ -189,6 +189,21 @@ L.append(f"Written by `bench/run.sh` on {datetime.date.today()}. Machine: {os.cp
 L.append(f"Each server runs pinned to core 0 (`taskset -c 0`, Wharf with `--threads 1`), the load generator on core 1: "
          f"`wrk -t1 -c{conns} -d{dur}s --latency`. Every throughput figure is the median of {runs} runs. The component is the "
          f"same `hello` built from `components/hello` for all three (a fresh instance per request for both wasm hosts).\n")
+def verdict(ok): return "met" if ok else "**missed**"
+swap_failed = int(swapping['non2xx'] + swapping['errors'])
+act = deploy['activate_compiled_to_serving_ms']['median']
+per_kib = max(d['per_component_kib'] for d in density["density"])
+L.append("## Targets\n")
+L.append("| target | measured | |\n| --- | --- | --- |")
+L.append(f"| hello throughput ≥ 2× `wasmtime serve` (stretch 3×) | {wharf['rps']/wasmtime['rps']:.2f}× | {verdict(wharf['rps'] >= 2*wasmtime['rps'])} |")
+L.append(f"| hello throughput ≥ 17% of native hyper | {wharf['rps']/native['rps']:.1%} | {verdict(wharf['rps'] >= 0.17*native['rps'])} |")
+L.append(f"| p99 no worse than `wasmtime serve` | {wharf['p99']:.2f} ms vs {wasmtime['p99']:.2f} ms | {verdict(wharf['p99'] <= wasmtime['p99'])} |")
+L.append(f"| zero failed requests across hot swaps | {swap_failed} failed | {verdict(swap_failed == 0)} |")
+L.append(f"| throughput while swapping ≥ 90% of steady | {swapping['rps']/steady['rps']:.1%} | {verdict(swapping['rps'] >= 0.9*steady['rps'])} |")
+L.append(f"| already-compiled version serving within 20 ms of activation | {act} ms (median) | {verdict(act <= 20)} |")
+L.append(f"| restart with 100 components ≥ 10× faster than compiling | {restart['speedup']}× | {verdict(float(restart['speedup']) >= 10)} |")
+L.append(f"| idle deployed components < 2 MiB resident each | {per_kib:.0f} KiB (worst of 10/100/500) | {verdict(per_kib < 2048)} |")
+L.append("")
 L.append("## Hello throughput\n")
 L.append("| server | req/s | p50 ms | p99 ms | vs wasmtime serve | vs native |")
 L.append("| --- | ---: | ---: | ---: | ---: | ---: |")
