@@ -35,7 +35,7 @@ t1=$(seconds); BUILD[js]=$(python3 -c "print(round($t1-$t0,1))"); WASM[js]=$WORK
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 P=$(port); A=$(port)
 taskset -c 0 "$WHARF" serve --threads 1 --data-dir "$WORK/data" --listen "127.0.0.1:$P" --admin-listen "127.0.0.1:$A" \
-  --component "rs=${WASM[rust]}" --component "py=${WASM[python]}" --component "js=${WASM[js]}" 2>/dev/null &
+  --component "rs=${WASM[rust]}" --component "py=${WASM[python]}" --component "js=${WASM[js]}" >/dev/null 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 1200); do curl -sf -o /dev/null "http://127.0.0.1:$P/js/" && break; sleep 0.1; done

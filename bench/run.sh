@@ -91,7 +91,7 @@ print(" ".join(f"{statistics.median(c):g}" for c in zip(*rows)))'
 start_wharf() { # DATADIR PORT ADMINPORT [args...] ; prints pid
   local data=$1 p=$2 a=$3; shift 3
   taskset -c 0 "$WHARF" serve --threads 1 --data-dir "$data" --listen "127.0.0.1:$p" \
-    --admin-listen "127.0.0.1:$a" --admin-token "bench:bench-token-000000" "$@" 2>>"$WORK/wharf.log" &
+    --admin-listen "127.0.0.1:$a" --admin-token "bench:bench-token-000000" "$@" >>"$WORK/wharf.log" 2>&1 &
   echo $!
 }
 
@@ -106,13 +106,12 @@ P=$(port); taskset -c 0 "$TOOLS/bin/wasmtime" serve -S cli --addr "127.0.0.1:$P"
 wait_http "http://127.0.0.1:$P/"; R[wasmtime]=$(wrk_median "http://127.0.0.1:$P/"); stop $PID
 
 log "throughput: wharf (fresh instance per request, limits on)"
-P=$(port); A=$(port); PID=$(start_wharf "$WORK/w1" "$P" "$A" --component "hello=$HELLO" \
-  --component "misbehave=$GUESTS/misbehave.wasm"); PIDS+=($PID)
+P=$(port); A=$(port); PID=$(start_wharf "$WORK/w1" "$P" "$A" --component "hello=$HELLO"); PIDS+=($PID)
 wait_http "http://127.0.0.1:$P/hello"; R[wharf]=$(wrk_median "http://127.0.0.1:$P/hello")
 
 log "bystander latency while a neighbour spins"
-curl -sf -X PUT -H "authorization: Bearer bench-token-000000" -o /dev/null \
-  -d '{"limits":{"cpu":"100ms","max_concurrency":4}}' "http://127.0.0.1:$A/v1/deployments/misbehave"
+"$DRIVER" deploy --admin "http://127.0.0.1:$A" --name misbehave --component "$GUESTS/misbehave.wasm" \
+  --spec '{"limits":{"cpu":"100ms","max_concurrency":4}}' >/dev/null
 taskset -c 1 wrk -t1 -c4 -d"$((DURATION * RUNS + 5))s" "http://127.0.0.1:$P/misbehave/loop" >/dev/null 2>&1 & NOISE=$!
 sleep 1
 R[noisy]=$(wrk_median "http://127.0.0.1:$P/hello")

@@ -70,7 +70,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "1MiB")]
     keep_resident: ByteSize,
     /// Epoch tick: how often running guests are checked against their CPU and time limits.
-    #[arg(long, default_value = "10ms")]
+    #[arg(long, default_value = "1ms")]
     epoch_tick: Millis,
     /// How long shutdown waits for in-flight requests.
     #[arg(long, default_value = "30s")]

@@ -41,7 +41,7 @@ impl Default for RuntimeConfig {
             max_instances: 1000,
             max_memory_per_instance: ByteSize::mib(1024),
             keep_resident: ByteSize::mib(1),
-            epoch_tick: Duration::from_millis(10),
+            epoch_tick: Duration::from_millis(1),
             compile_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),

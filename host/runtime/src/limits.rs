@@ -137,8 +137,22 @@ pub(crate) fn install(store: &mut Store<Host>) {
         if Instant::now() >= host.call.deadline {
             return Err(wasmtime::Error::new(Interrupted::Deadline));
         }
-        // Give the executor to others for a moment, then run another tick.
-        Ok(UpdateDeadline::Yield(1))
+        // Give the executor to others, then run another tick. The longer a
+        // request has run, the more turns it waits: short requests from
+        // other deployments are served between a spinner's ticks instead of
+        // queueing behind it. tokio's `yield_now` (unlike wasmtime's plain
+        // `Yield`) resumes only after the executor has polled for I/O, so
+        // waiting requests are seen at every turn; with nobody else ready
+        // the turns cost microseconds.
+        let rounds = host.meter.used_ticks().min(8);
+        Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(async move {
+                for _ in 0..rounds {
+                    tokio::task::yield_now().await;
+                }
+            }),
+        ))
     });
 }
 
