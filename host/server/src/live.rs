@@ -4,8 +4,10 @@
 //! The request path only ever loads the current table (lock-free), looks up
 //! a route and clones an `Arc` to a version. A change (deploy, swap, canary,
 //! rollback, removal) builds a new table and swaps the pointer; requests that
-//! already hold a version finish on it, and the old version is freed when the
-//! last of them ends.
+//! already hold a version finish on it, and their instances end with them.
+//! The versions that served just before stay loaded on standby (at most
+//! [`STANDBY`]), so swapping back is instant; older ones are freed when their
+//! last request ends.
 
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
@@ -14,6 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use wharf_capabilities::logging::LogBuffer;
 use wharf_runtime::{LoadedVersion, Providers, Resolved};
 use wharf_spec::{InterfaceName, Name, Route};
+
+/// How many versions that served before stay loaded for instant swap-back.
+pub const STANDBY: usize = 2;
 
 /// One deployment as it serves now.
 #[derive(Debug)]
@@ -30,6 +35,10 @@ pub struct LiveDeployment {
     pub logs: Arc<LogBuffer>,
     /// Swaps so far (kept across swaps).
     pub swaps: Arc<AtomicU64>,
+    /// Versions that served before, newest first, kept loaded (compiled,
+    /// linked, with warm pool slots) so that activating one again, as a
+    /// rollback or a swap back, skips reading and checking its artifact.
+    standby: Vec<Arc<LoadedVersion>>,
 }
 
 impl LiveDeployment {
@@ -57,7 +66,39 @@ impl LiveDeployment {
             traffic,
             logs,
             swaps,
+            standby: Vec::new(),
         }
+    }
+
+    /// Keeps what served in `before` (and its standby) loaded, except the
+    /// versions that serve now and those `keep` rejects, newest first, at
+    /// most [`STANDBY`].
+    pub fn with_standby_from(
+        mut self,
+        before: Option<&LiveDeployment>,
+        keep: impl Fn(&LoadedVersion) -> bool,
+    ) -> Self {
+        if let Some(before) = before {
+            let candidates = before
+                .traffic
+                .iter()
+                .map(|(v, _)| v)
+                .chain(before.standby.iter());
+            for v in candidates {
+                let taken = self.version(v.digest()).is_some()
+                    || self.standby.iter().any(|s| s.digest() == v.digest());
+                if !taken && keep(v) && self.standby.len() < STANDBY {
+                    self.standby.push(v.clone());
+                }
+            }
+        }
+        self
+    }
+
+    /// A loaded version with this digest that serves or stands by.
+    pub fn loaded(&self, digest: &str) -> Option<&Arc<LoadedVersion>> {
+        self.version(digest)
+            .or_else(|| self.standby.iter().find(|v| v.digest() == digest))
     }
 
     /// Picks the version that serves the next request, by weight.
@@ -286,5 +327,81 @@ impl Providers for LiveProviders {
     }
     fn candidates(&self, import: &InterfaceName) -> Vec<String> {
         self.0.candidates(import)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wharf_runtime::{NoProviders, Runtime, RuntimeConfig, VersionParams};
+    use wharf_spec::DeploymentSpec;
+
+    #[tokio::test]
+    async fn versions_that_served_before_stand_by_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = wharf_capabilities::keyvalue::RedbBackend::open(&dir.path().join("kv")).unwrap();
+        let runtime = Runtime::new(RuntimeConfig::small(), Arc::new(kv)).unwrap();
+        let bytes: Arc<[u8]> = wharf_test_artifacts::bytes(wharf_test_artifacts::HELLO).into();
+        let component = runtime.compile(bytes).await.unwrap();
+        let name = Name::new("svc").unwrap();
+        let logs = LogBuffer::new("svc", 10);
+        let version = |digest: &str| {
+            runtime
+                .prepare(
+                    component.clone(),
+                    VersionParams {
+                        name: name.clone(),
+                        digest: digest.repeat(64),
+                        gate: Arc::new(tokio::sync::Semaphore::new(1)),
+                        spec: Arc::new(DeploymentSpec::default()),
+                        logs: logs.clone(),
+                        providers: Arc::new(NoProviders),
+                    },
+                )
+                .unwrap()
+        };
+        let serving = |v: &Arc<LoadedVersion>, before: Option<&LiveDeployment>| {
+            LiveDeployment::new(
+                name.clone(),
+                name.clone(),
+                name.default_route(),
+                vec![(v.clone(), 100)],
+                logs.clone(),
+                Default::default(),
+            )
+            .with_standby_from(before, |_| true)
+        };
+        let standby = |d: &LiveDeployment| -> Vec<String> {
+            d.standby
+                .iter()
+                .map(|v| v.digest()[..1].to_string())
+                .collect()
+        };
+        let (a, b, c) = (version("a"), version("b"), version("c"));
+
+        let one = serving(&a, None);
+        assert!(standby(&one).is_empty());
+        let two = serving(&b, Some(&one));
+        assert_eq!(standby(&two), ["a"]);
+        let three = serving(&c, Some(&two));
+        assert_eq!(standby(&three), ["b", "a"]);
+        // Swapping back finds the same loaded version, which leaves standby.
+        let back = three.loaded(&"a".repeat(64)).unwrap().clone();
+        assert!(Arc::ptr_eq(&back, &a));
+        let four = serving(&back, Some(&three));
+        assert_eq!(standby(&four), ["c", "b"]);
+        // At most STANDBY are kept, and `keep` can refuse them.
+        let five = serving(&b, Some(&four));
+        assert_eq!(standby(&five), ["a", "c"]);
+        let six = LiveDeployment::new(
+            name.clone(),
+            name.clone(),
+            name.default_route(),
+            vec![(c.clone(), 100)],
+            logs.clone(),
+            Default::default(),
+        )
+        .with_standby_from(Some(&five), |v| v.digest().starts_with('a'));
+        assert_eq!(standby(&six), ["a"]);
     }
 }

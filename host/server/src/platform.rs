@@ -386,7 +386,7 @@ impl Platform {
                 .or_else(|| {
                     current
                         .as_ref()
-                        .and_then(|c| c.version(&entry.digest))
+                        .and_then(|c| c.loaded(&entry.digest))
                         .filter(|v| v.spec() == &record.spec)
                         .cloned()
                 });
@@ -400,14 +400,19 @@ impl Platform {
             };
             traffic.push((version, entry.weight));
         }
-        Ok(Arc::new(LiveDeployment::new(
+        let deployment = LiveDeployment::new(
             record.name.clone(),
             record.team.clone(),
             record.spec.route_for(&record.name),
             traffic,
             self.logs(&record.name),
             self.swaps(&record.name),
-        )))
+        );
+        // Standby versions were linked against the spec they were loaded
+        // with; a spec change drops them (they reload on demand).
+        Ok(Arc::new(
+            deployment.with_standby_from(current.as_deref(), |v| v.spec() == &record.spec),
+        ))
     }
 
     fn install(&self, record: &DeploymentRecord, deployment: Arc<LiveDeployment>) {
