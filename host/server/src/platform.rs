@@ -435,6 +435,17 @@ impl Platform {
         self.live.put(deployment);
     }
 
+    /// Commits a record off the executor: the store syncs to disk, and a
+    /// single-threaded executor must keep serving requests meanwhile.
+    async fn put_record(
+        &self,
+        record: &DeploymentRecord,
+        expected: Option<u64>,
+    ) -> Result<u64, ApiError> {
+        let (records, record) = (self.records.clone(), record.clone());
+        Ok(blocking(move || records.put(&record, expected)).await??)
+    }
+
     fn owned_record(&self, actor: &Actor, name: &str) -> Result<DeploymentRecord, ApiError> {
         let record = self
             .records
@@ -594,7 +605,7 @@ impl Platform {
         }
         let warnings = self.lost_interfaces(&record, &version);
         let deployment = self.build_live(&record, Some(version), false).await?;
-        record.revision = self.records.put(&record, expected)?;
+        record.revision = self.put_record(&record, expected).await?;
         self.install(&record, deployment);
         Ok(UploadOutcome {
             name: name.to_string(),
@@ -691,7 +702,7 @@ impl Platform {
         let primary = record.primary().map(|p| p.digest.clone());
         record.record(action, primary.as_deref(), actor.team.as_str());
         let deployment = self.build_live(&record, None, false).await?;
-        record.revision = self.records.put(&record, expected)?;
+        record.revision = self.put_record(&record, expected).await?;
         self.install(&record, deployment);
         self.view(actor, name)
     }
@@ -810,7 +821,7 @@ impl Platform {
         record.spec = spec;
         record.record("spec", None, actor.team.as_str());
         let deployment = self.build_live(&record, None, false).await?;
-        record.revision = self.records.put(&record, expected)?;
+        record.revision = self.put_record(&record, expected).await?;
         self.install(&record, deployment);
         self.view(actor, name.as_str())
     }
@@ -820,7 +831,8 @@ impl Platform {
     pub async fn remove(&self, actor: &Actor, name: &str) -> Result<(), ApiError> {
         let _guard = self.control.lock().await;
         let record = self.owned_record(actor, name)?;
-        self.records.remove(name, record.revision)?;
+        let (records, n, revision) = (self.records.clone(), name.to_string(), record.revision);
+        blocking(move || records.remove(&n, revision)).await??;
         self.live.remove(&record.name);
         lock(&self.gates).remove(name);
         tracing::info!(deployment = name, "removed");
