@@ -149,7 +149,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(wharf: &Path, data: &Path, extra: &[&str]) -> anyhow::Result<(Server, Duration)> {
+    fn start(wharf: &Path, data: &Path) -> anyhow::Result<(Server, Duration)> {
         let started = Instant::now();
         let mut child = Command::new(wharf)
             .args([
@@ -162,7 +162,6 @@ impl Server {
             .arg("--data-dir")
             .arg(data)
             .args(["--admin-token", &format!("bench:{TOKEN}")])
-            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -289,11 +288,6 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
 fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     let i = ((v.len() as f64 - 1.0) * p).round() as usize;
@@ -317,58 +311,45 @@ async fn deploy_latency(
     rounds: usize,
 ) -> anyhow::Result<Value> {
     let data = tempfile::tempdir()?;
-    let (server, _) = Server::start(wharf, data.path(), &[])?;
+    let (server, _) = Server::start(wharf, data.path())?;
     let http = client();
     let (v1, v2) = (std::fs::read(v1)?, std::fs::read(v2)?);
     let url = format!("{}/svc", server.base);
     let is = |v: &'static str| move |body: &str| body.starts_with(v);
 
     // Cold: compile and serve.
+    let digest = |v: Value| v["digest"].as_str().unwrap_or_default().to_string();
     let started = Instant::now();
-    upload(&http, &server.admin, "svc", v1.clone(), "", None).await?;
+    let d1 = digest(upload(&http, &server.admin, "svc", v1, "", None).await?);
     until(&http, &url, is("v1")).await?;
     let cold = started.elapsed();
 
-    let d2 = upload(&http, &server.admin, "svc", v2, "activate=false", None).await?["digest"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let d1 = sha(&v1);
+    let d2 = digest(upload(&http, &server.admin, "svc", v2, "activate=false", None).await?);
+    // Time from an admin action to the first response of the version it
+    // serves.
+    let timed = |action: &'static str, body: Value, expect: &'static str| {
+        let (http, admin, url) = (&http, &server.admin, &url);
+        async move {
+            let t = Instant::now();
+            post(http, admin, &format!("/v1/deployments/svc/{action}"), body).await?;
+            until(http, url, is(expect)).await?;
+            anyhow::Ok(ms(t.elapsed()))
+        }
+    };
     let mut activate = Vec::new();
     let mut rollback = Vec::new();
     for _ in 0..rounds {
-        let t = Instant::now();
-        post(
-            &http,
-            &server.admin,
-            "/v1/deployments/svc/activate",
-            json!({ "version": d2 }),
-        )
-        .await?;
-        until(&http, &url, is("v2")).await?;
-        activate.push(ms(t.elapsed()));
-        let t = Instant::now();
-        post(
-            &http,
-            &server.admin,
-            "/v1/deployments/svc/rollback",
-            json!({ "to": d1 }),
-        )
-        .await?;
-        until(&http, &url, is("v1")).await?;
-        rollback.push(ms(t.elapsed()));
+        activate.push(timed("activate", json!({ "version": d2 }), "v2").await?);
+        rollback.push(timed("rollback", json!({ "to": d1 }), "v1").await?);
     }
     server.stop();
+    let summary =
+        |v: Vec<f64>| json!({ "median": percentile(v.clone(), 0.5), "p95": percentile(v, 0.95) });
     Ok(json!({
         "cold_upload_to_serving_ms": ms(cold),
-        "activate_compiled_to_serving_ms": { "median": median(activate.clone()), "p95": percentile(activate, 0.95) },
-        "rollback_to_serving_ms": { "median": median(rollback.clone()), "p95": percentile(rollback, 0.95) },
+        "activate_compiled_to_serving_ms": summary(activate),
+        "rollback_to_serving_ms": summary(rollback),
     }))
-}
-
-fn sha(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(bytes))
 }
 
 async fn deploy_many(
@@ -387,7 +368,7 @@ async fn restart(wharf: &Path, component: &Path, count: usize) -> anyhow::Result
     let data = tempfile::tempdir()?;
     let base = std::fs::read(component)?;
     let http = client();
-    let (server, _) = Server::start(wharf, data.path(), &[])?;
+    let (server, _) = Server::start(wharf, data.path())?;
     let t = Instant::now();
     deploy_many(&http, &server.admin, &base, count).await?;
     let first_deploy = t.elapsed();
@@ -398,11 +379,11 @@ async fn restart(wharf: &Path, component: &Path, count: usize) -> anyhow::Result
         let http = http.clone();
         async move { until(&http, &url, |_| true).await }
     };
-    let (server, cached) = Server::start(wharf, data.path(), &[])?;
+    let (server, cached) = Server::start(wharf, data.path())?;
     check(&server).await?;
     server.stop();
     std::fs::remove_dir_all(data.path().join("cache"))?;
-    let (server, compiling) = Server::start(wharf, data.path(), &[])?;
+    let (server, compiling) = Server::start(wharf, data.path())?;
     check(&server).await?;
     server.stop();
     Ok(json!({
@@ -420,14 +401,14 @@ async fn density(wharf: &Path, component: &Path, counts: &[usize]) -> anyhow::Re
     let mut rows = Vec::new();
     for &count in counts {
         let data = tempfile::tempdir()?;
-        let (server, _) = Server::start(wharf, data.path(), &[])?;
+        let (server, _) = Server::start(wharf, data.path())?;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let empty = rss_kib(server.pid())?;
         deploy_many(&http, &server.admin, &base, count).await?;
         server.stop();
         // Measure after a restart from the cache, the steady state of a
         // server that has been up a while.
-        let (server, _) = Server::start(wharf, data.path(), &[])?;
+        let (server, _) = Server::start(wharf, data.path())?;
         until(&http, &format!("{}/c0", server.base), |_| true).await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let full = rss_kib(server.pid())?;
@@ -480,6 +461,7 @@ async fn inproc(
                     spec: Arc::new(spec),
                     logs: wharf_capabilities::logging::LogBuffer::new(&name, 10),
                     providers: Arc::new(NoProviders),
+                    allow_unresolved: false,
                 },
             )
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -553,7 +535,7 @@ async fn inproc(
 
 async fn cold(wharf: &Path, component: &Path) -> anyhow::Result<Value> {
     let data = tempfile::tempdir()?;
-    let (server, _) = Server::start(wharf, data.path(), &[])?;
+    let (server, _) = Server::start(wharf, data.path())?;
     let http = client();
     let bytes = std::fs::read(component)?;
     let size = bytes.len();
@@ -607,6 +589,7 @@ async fn micro(hello: &Path, deployments: usize) -> anyhow::Result<Value> {
                     spec: Arc::new(wharf_spec::DeploymentSpec::default()),
                     logs: logs.clone(),
                     providers: Arc::new(NoProviders),
+                    allow_unresolved: false,
                 },
             )
             .map_err(|e| anyhow::anyhow!("{e}"))?;

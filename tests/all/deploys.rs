@@ -644,12 +644,7 @@ async fn metrics_count_requests_and_failures_per_version() {
         wharf.get("/misbehave/ok").await;
     }
     wharf.get("/misbehave/trap").await;
-    let metrics = reqwest::get(format!("{}/metrics", wharf.admin))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = wharf.metrics().await;
     let line = |prefix: &str| {
         metrics
             .lines()
@@ -674,28 +669,22 @@ async fn metrics_count_requests_and_failures_per_version() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cli_deploys_lists_rolls_back_and_removes() {
     let wharf = Wharf::start().await;
-    let admin = wharf.admin.clone();
-    let run = |args: Vec<&str>| {
-        let admin = admin.clone();
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        async move {
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            cli(&admin, &refs).await
-        }
-    };
-    let (ok, out, err) = run(vec![
-        "deploy",
-        "svc",
-        guests::SWAP_V1,
-        "--memory-limit",
-        "32MiB",
-        "--timeout",
-        "5s",
-    ])
+    let (ok, out, err) = cli(
+        &wharf.admin,
+        &[
+            "deploy",
+            "svc",
+            guests::SWAP_V1,
+            "--memory-limit",
+            "32MiB",
+            "--timeout",
+            "5s",
+        ],
+    )
     .await;
     assert!(ok, "{out}{err}");
     assert!(out.contains("deployed svc version"), "{out}");
-    let (ok, out, err) = run(vec!["deploy", "svc", guests::SWAP_V2]).await;
+    let (ok, out, err) = cli(&wharf.admin, &["deploy", "svc", guests::SWAP_V2]).await;
     assert!(ok, "{out}{err}");
     assert_eq!(version_of(&wharf.get("/svc").await.1), "v2");
     let view = wharf.show(ALPHA, "svc").await;
@@ -704,35 +693,43 @@ async fn the_cli_deploys_lists_rolls_back_and_removes() {
         "flags of the first deploy were kept"
     );
 
-    let (ok, out, _) = run(vec!["ls"]).await;
+    let (ok, out, _) = cli(&wharf.admin, &["ls"]).await;
     assert!(ok && out.contains("svc") && out.contains("/svc"), "{out}");
-    let (ok, out, _) = run(vec!["versions", "svc", "--json"]).await;
+    let (ok, out, _) = cli(&wharf.admin, &["versions", "svc", "--json"]).await;
     assert!(ok);
     let parsed: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(parsed["versions"].as_array().unwrap().len(), 2);
 
-    let (ok, out, err) = run(vec!["rollback", "svc"]).await;
+    let (ok, out, err) = cli(&wharf.admin, &["rollback", "svc"]).await;
     assert!(ok, "{out}{err}");
     assert_eq!(version_of(&wharf.get("/svc").await.1), "v1");
 
     let notwasm = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(notwasm.path(), b"hello").unwrap();
-    let (ok, _, err) = run(vec!["deploy", "svc", notwasm.path().to_str().unwrap()]).await;
+    let (ok, _, err) = cli(
+        &wharf.admin,
+        &["deploy", "svc", notwasm.path().to_str().unwrap()],
+    )
+    .await;
     assert!(!ok);
     assert!(
         err.contains("not a WebAssembly file") && err.contains("not_wasm"),
         "{err}"
     );
 
-    let (ok, _, err) = run(vec!["deploy", "svc", guests::SWAP_V2, "--canary", "30"]).await;
+    let (ok, _, err) = cli(
+        &wharf.admin,
+        &["deploy", "svc", guests::SWAP_V2, "--canary", "30"],
+    )
+    .await;
     assert!(ok, "{err}");
-    let (ok, out, _) = run(vec!["promote", "svc"]).await;
+    let (ok, out, _) = cli(&wharf.admin, &["promote", "svc"]).await;
     assert!(ok && out.contains("100%"), "{out}");
 
-    let (ok, out, err) = run(vec!["rm", "svc"]).await;
+    let (ok, out, err) = cli(&wharf.admin, &["rm", "svc"]).await;
     assert!(ok, "{out}{err}");
     assert_eq!(wharf.get("/svc").await.0, 404);
-    let (ok, _, err) = run(vec!["versions", "svc"]).await;
+    let (ok, _, err) = cli(&wharf.admin, &["versions", "svc"]).await;
     assert!(!ok && err.contains("no deployment named `svc`"), "{err}");
     wharf.stop().await;
 }

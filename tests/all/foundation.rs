@@ -161,22 +161,13 @@ async fn shutdown_lets_in_flight_requests_finish() {
         .await;
     let url = format!("{}/misbehave/sleep?ms=800", wharf.base);
     let slow = tokio::spawn(async move { reqwest::get(url).await.unwrap().text().await.unwrap() });
-    let admin = wharf.admin.clone();
-    let in_flight = eventually(Duration::from_secs(5), || {
-        let admin = admin.clone();
-        async move {
-            let metrics = reqwest::get(format!("{admin}/metrics"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            metrics.lines().any(|l| {
+    let in_flight =
+        eventually(Duration::from_secs(5), || async {
+            wharf.metrics().await.lines().any(|l| {
                 l.starts_with("wharf_in_flight{deployment=\"misbehave\"") && l.ends_with(" 1")
             })
-        }
-    })
-    .await;
+        })
+        .await;
     assert!(in_flight, "the slow request never started");
     let base = wharf.base.clone();
     wharf.stop().await;

@@ -206,6 +206,16 @@ impl Wharf {
         body
     }
 
+    /// The admin listener's Prometheus metrics, as text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.admin))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Log lines of a deployment, as `source: message`.
     pub async fn logs(&self, token: &str, name: &str) -> Vec<String> {
         let r = self

@@ -261,12 +261,7 @@ async fn config_values_reach_the_guest_and_secrets_stay_hidden() {
     let (_, list) = wharf
         .admin(reqwest::Method::GET, "/v1/deployments", Some(ALPHA), None)
         .await;
-    let metrics = reqwest::get(format!("{}/metrics", wharf.admin))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = wharf.metrics().await;
     let logs = wharf.logs(ALPHA, "conf").await;
     for shown in [view.to_string(), list.to_string(), metrics, logs.join("\n")] {
         assert!(!shown.contains(secret), "the secret leaked: {shown}");

@@ -2,7 +2,7 @@
 //! serving HTTP, providing interfaces to Rust callers, calling Rust
 //! providers, hot-swapped, and scaffolded by `wharf new`.
 
-use crate::harness::{ALPHA, BETA, Wharf, wharf_bin};
+use crate::harness::{ALPHA, BETA, Wharf, cli};
 use reqwest::Method;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -197,16 +197,12 @@ async fn wharf_new_projects_build_and_deploy_as_generated() {
         ("js", "new-js", "(JavaScript)"),
     ] {
         let dir = work.path().join(name);
-        let out = std::process::Command::new(wharf_bin())
-            .args(["new", "--lang", lang, name, "--dir"])
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (ok, _, err) = cli(
+            "http://unused",
+            &["new", "--lang", lang, name, "--dir", dir.to_str().unwrap()],
+        )
+        .await;
+        assert!(ok, "{err}");
         let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
         // Run the README's own build line, so the guide cannot drift.
         let build = readme
@@ -216,24 +212,8 @@ async fn wharf_new_projects_build_and_deploy_as_generated() {
             .to_string();
         run(&dir, &build, &tools);
         let wasm = dir.join(format!("{name}.wasm"));
-        let admin = wharf.admin.clone();
-        let (name_owned, wasm_owned) = (name.to_string(), wasm.clone());
-        let deploy = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(wharf_bin())
-                .args(["deploy", &name_owned])
-                .arg(&wasm_owned)
-                .env("WHARF_ADMIN", admin)
-                .env("WHARF_TOKEN", ALPHA)
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
-        assert!(
-            deploy.status.success(),
-            "{}",
-            String::from_utf8_lossy(&deploy.stderr)
-        );
+        let (ok, _, err) = cli(&wharf.admin, &["deploy", name, wasm.to_str().unwrap()]).await;
+        assert!(ok, "{err}");
         let (status, body) = wharf.get(&format!("/{name}/hi")).await;
         assert_eq!(status, 200, "{body}");
         assert!(

@@ -171,7 +171,9 @@ impl Client {
         r
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    /// Sends `request`; a non-2xx answer becomes an error with the API's
+    /// message and code.
+    async fn open(&self, request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
         let response = request.send().await.with_context(|| {
             format!(
                 "cannot reach the admin API at {} (is `wharf serve` running? set --admin)",
@@ -179,25 +181,26 @@ impl Client {
             )
         })?;
         let status = response.status();
-        let body = response
+        if status.is_success() {
+            return Ok(response);
+        }
+        let value = json_or_text(&response.bytes().await.unwrap_or_default());
+        let message = value["error"]["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| value.to_string());
+        let code = value["error"]["code"].as_str().unwrap_or("error");
+        bail!("{message} ({code}, HTTP {})", status.as_u16());
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let body = self
+            .open(request)
+            .await?
             .bytes()
             .await
             .context("the admin API's response was cut short")?;
-        let value: Value = if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&body)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
-        };
-        if !status.is_success() {
-            let message = value["error"]["message"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| value.to_string());
-            let code = value["error"]["code"].as_str().unwrap_or("error");
-            bail!("{message} ({code}, HTTP {})", status.as_u16());
-        }
-        Ok(value)
+        Ok(json_or_text(&body))
     }
 
     fn print(&self, value: &Value, human: impl FnOnce(&Value)) {
@@ -511,6 +514,16 @@ async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A response body as JSON, or as a JSON string when it is not JSON (null
+/// when empty).
+fn json_or_text(body: &[u8]) -> Value {
+    if body.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+}
+
 async fn logs(args: LogsArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.global)?;
     let path = format!(
@@ -518,21 +531,8 @@ async fn logs(args: LogsArgs) -> anyhow::Result<()> {
         args.name, args.tail, args.follow
     );
     let response = client
-        .request(reqwest::Method::GET, &path)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the admin API at {}", client.base))?;
-    if !response.status().is_success() {
-        let status = response.status();
-        let value: Value = response.json().await.unwrap_or(Value::Null);
-        bail!(
-            "{} (HTTP {})",
-            value["error"]["message"]
-                .as_str()
-                .unwrap_or("the admin API refused the request"),
-            status.as_u16()
-        );
-    }
+        .open(client.request(reqwest::Method::GET, &path))
+        .await?;
     let mut stream = response.bytes_stream();
     let mut pending = Vec::new();
     while let Some(chunk) = stream.next().await {

@@ -172,11 +172,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     // One worker: a current-thread executor, which skips the work-stealing
     // machinery a single thread cannot use. Compilation and blocking I/O
     // still run on tokio's blocking pool either way.
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let threads = args
+        .threads
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
     let mut builder = match threads {
         1 => tokio::runtime::Builder::new_current_thread(),
         _ => tokio::runtime::Builder::new_multi_thread(),

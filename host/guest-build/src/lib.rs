@@ -373,6 +373,16 @@ fn fingerprint(guest: &Polyglot, root: &Path) -> String {
     files_under(&guest.wit, &mut files);
     files.push(root.join("tools/requirements.txt"));
     files.push(root.join("tools/package-lock.json"));
+    // Source directories too (cargo scans them), so that a file added later
+    // reruns the build script: listing only today's files would miss it.
+    // Not WIT assembled under the target directory, rewritten on every run.
+    for dir in std::iter::once(&source_dir)
+        .chain(&guest.python_path)
+        .chain(std::iter::once(&guest.wit))
+        .filter(|d| !d.starts_with(root.join("target")))
+    {
+        println!("cargo:rerun-if-changed={}", dir.display());
+    }
     let mut h = std::collections::hash_map::DefaultHasher::new();
     format!("{guest:?}").hash(&mut h);
     for f in files {
@@ -453,12 +463,14 @@ pub fn build_polyglot(root: &Path, out_dir: &Path, guests: &[Polyglot]) -> Vec<G
 
 /// Assembles a WIT directory: `main` (a package directory) with every file
 /// and directory of `deps` copied under `deps/`. Used when a guest's world
-/// combines Wharf's WIT with another package's.
+/// combines Wharf's WIT with another package's. `out` is left untouched
+/// when its contents would not change, so builds that track it do not rerun.
 pub fn assemble_wit(out: &Path, main: &Path, deps: &[(&str, &Path)]) -> PathBuf {
-    let _ = fs::remove_dir_all(out);
-    copy_dir(main, out);
+    let fresh = out.with_extension("assembling");
+    let _ = fs::remove_dir_all(&fresh);
+    copy_dir(main, &fresh);
     for (name, dep) in deps {
-        let target = out.join("deps").join(name);
+        let target = fresh.join("deps").join(name);
         if dep.is_dir() {
             copy_dir(dep, &target);
         } else {
@@ -469,7 +481,27 @@ pub fn assemble_wit(out: &Path, main: &Path, deps: &[(&str, &Path)]) -> PathBuf 
                 .unwrap_or_else(|e| panic!("failed to copy {}: {e}", dep.display()));
         }
     }
+    if tree_contents(&fresh) == tree_contents(out) {
+        let _ = fs::remove_dir_all(&fresh);
+    } else {
+        let _ = fs::remove_dir_all(out);
+        fs::rename(&fresh, out)
+            .unwrap_or_else(|e| panic!("failed to move WIT into {}: {e}", out.display()));
+    }
     out.to_path_buf()
+}
+
+/// Every file under `dir` as (path relative to `dir`, contents), sorted.
+fn tree_contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    files_under(dir, &mut files);
+    files
+        .into_iter()
+        .map(|f| {
+            let contents = fs::read(&f).unwrap_or_default();
+            (f.strip_prefix(dir).unwrap_or(&f).to_path_buf(), contents)
+        })
+        .collect()
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -32,7 +32,7 @@ use crate::version::LoadedVersion;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::types::{ComponentFunc, Type};
-use wasmtime::component::{Linker, Val};
+use wasmtime::component::{ComponentExportIndex, Linker, Val};
 use wharf_spec::{InterfaceName, Name};
 
 /// A provider of an interface, as resolved at one moment.
@@ -268,23 +268,12 @@ impl LoadedVersion {
         function: &str,
         params: &[Val],
     ) -> Result<Vec<Val>, Failure> {
-        let (index, ty) = self
-            .exports
-            .iter()
-            .find(|e| e.interface.name == interface)
-            .and_then(|e| {
-                e.interface
-                    .functions
-                    .iter()
-                    .position(|f| f.name == function)
-                    .map(|i| (e.functions[i], e.interface.functions[i].ty.clone()))
-            })
-            .ok_or_else(|| {
-                Failure::Call(format!(
-                    "`{}` does not export `{interface}#{function}`",
-                    self.name()
-                ))
-            })?;
+        let (index, result_count) = self.export_index(interface, function).ok_or_else(|| {
+            Failure::Call(format!(
+                "`{}` does not export `{interface}#{function}`",
+                self.name()
+            ))
+        })?;
 
         let permit = match self.gate.clone().try_acquire_owned() {
             Ok(permit) => permit,
@@ -306,7 +295,7 @@ impl LoadedVersion {
             let func = instance
                 .get_func(&mut store, index)
                 .ok_or_else(|| wasmtime::Error::msg("the export is not a function"))?;
-            let mut results = vec![Val::Bool(false); ty.results().len()];
+            let mut results = vec![Val::Bool(false); result_count];
             func.call_async(&mut store, params, &mut results).await?;
             Ok::<_, wasmtime::Error>(results)
         };
@@ -334,30 +323,17 @@ impl LoadedVersion {
         params: &[Val],
         n: usize,
     ) -> Result<Duration, Failure> {
-        let index = self
-            .exports
-            .iter()
-            .find(|e| e.interface.name == interface)
-            .and_then(|e| {
-                e.interface
-                    .functions
-                    .iter()
-                    .position(|f| f.name == function)
-                    .map(|i| (e.functions[i], e.interface.functions[i].ty.results().len()))
-            })
+        let (index, result_count) = self
+            .export_index(interface, function)
             .ok_or_else(|| Failure::Call(format!("no export `{interface}#{function}`")))?;
-        let mut store = self.new_store(CallContext {
-            deployment: self.name_arc(),
-            caller: None,
-            depth: 0,
-            deadline: Instant::now() + Duration::from_secs(3600),
-        })?;
+        let mut store =
+            self.new_store(self.root_call(Instant::now() + Duration::from_secs(3600)))?;
         let run = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
             let func = instance
-                .get_func(&mut store, index.0)
+                .get_func(&mut store, index)
                 .ok_or_else(|| wasmtime::Error::msg("the export is not a function"))?;
-            let mut results = vec![Val::Bool(false); index.1];
+            let mut results = vec![Val::Bool(false); result_count];
             let started = Instant::now();
             for _ in 0..n {
                 func.call_async(&mut store, params, &mut results).await?;
@@ -365,6 +341,28 @@ impl LoadedVersion {
             Ok::<_, wasmtime::Error>(started.elapsed())
         };
         run.await.map_err(|e| Failure::Host(format!("{e:#}")))
+    }
+
+    /// Where `interface#function` is in an instance, and how many results
+    /// it returns.
+    fn export_index(
+        &self,
+        interface: &str,
+        function: &str,
+    ) -> Option<(ComponentExportIndex, usize)> {
+        let export = self
+            .exports
+            .iter()
+            .find(|e| e.interface.name == interface)?;
+        let i = export
+            .interface
+            .functions
+            .iter()
+            .position(|f| f.name == function)?;
+        Some((
+            *export.functions.get(i)?,
+            export.interface.functions[i].ty.results().len(),
+        ))
     }
 
     /// The exported function `interface#function` and its type, if any.

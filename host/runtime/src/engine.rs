@@ -30,8 +30,9 @@ pub struct RuntimeConfig {
     /// How deep component-to-component calls may nest.
     pub max_call_depth: u32,
     /// Enforce CPU and memory limits. Only benchmarks turn this off, to
-    /// measure what enforcement costs; wall-clock timeouts and concurrency
-    /// limits stay on regardless.
+    /// measure what enforcement costs. Without it there is no epoch ticker:
+    /// concurrency limits still hold and timeouts still end guests waiting
+    /// in the host, but a guest spinning in wasm runs until it returns.
     pub enforce_limits: bool,
 }
 
@@ -70,7 +71,7 @@ pub struct Runtime {
     pub(crate) kv: Arc<dyn KvBackend>,
     pub(crate) compile_permits: Semaphore,
     engine_hash: String,
-    _ticker: EpochTicker,
+    _ticker: Option<EpochTicker>,
 }
 
 impl Runtime {
@@ -82,7 +83,9 @@ impl Runtime {
         let linker = crate::host::base_linker(&engine)
             .map_err(|e| anyhow::anyhow!("failed to link host interfaces: {e}"))?;
         let engine_hash = engine_hash(&engine);
-        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick);
+        let ticker = config
+            .enforce_limits
+            .then(|| EpochTicker::start(engine.clone(), config.epoch_tick));
         Ok(Arc::new(Self {
             compile_permits: Semaphore::new(config.compile_concurrency.max(1)),
             engine,

@@ -2,7 +2,7 @@
 //! and a response that streams while the guest keeps writing.
 
 use crate::error::Failure;
-use crate::host::{CallContext, Host};
+use crate::host::Host;
 use crate::limits::Interrupted;
 use crate::version::LoadedVersion;
 use bytes::Bytes;
@@ -33,13 +33,13 @@ impl LoadedVersion {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
-        if self.proxy.is_none() {
+        let Some(pre) = self.proxy.clone() else {
             return Err(Failure::Call(format!(
                 "`{}` has no HTTP handler; call its interfaces through /rpc/{}",
                 self.name(),
                 self.name()
             )));
-        }
+        };
         let limits = &self.spec.limits;
         let permit = match self.gate.clone().try_acquire_owned() {
             Ok(permit) => permit,
@@ -52,12 +52,7 @@ impl LoadedVersion {
             }
         };
         let deadline = Instant::now() + limits.timeout.duration();
-        let mut store = self.new_store(CallContext {
-            deployment: self.name_arc(),
-            caller: None,
-            depth: 0,
-            deadline,
-        })?;
+        let mut store = self.new_store(self.root_call(deadline))?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (req, out) = {
             let mut http = store.data_mut().http();
@@ -78,9 +73,6 @@ impl LoadedVersion {
             let _permit = permit;
             let _in_flight = this.metrics().enter();
             let run = async {
-                let Some(pre) = this.proxy.as_ref() else {
-                    return Err(wasmtime::Error::msg("no HTTP handler"));
-                };
                 let proxy = pre.instantiate_async(&mut store).await?;
                 proxy
                     .wasi_http_incoming_handler()

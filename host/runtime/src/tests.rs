@@ -35,6 +35,7 @@ pub(crate) async fn load(
             logs: LogBuffer::new(name, 100),
             gate: Arc::new(Semaphore::new(concurrency)),
             providers: Arc::new(NoProviders),
+            allow_unresolved: false,
         },
     )
 }

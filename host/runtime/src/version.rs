@@ -11,6 +11,7 @@ use crate::metrics::VersionMetrics;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::Semaphore;
 use wasmtime::Store;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, ResourceTable};
@@ -41,6 +42,10 @@ pub struct VersionParams {
     pub gate: Arc<Semaphore>,
     /// Where service-call imports are resolved at call time.
     pub providers: Arc<dyn Providers>,
+    /// Load even if an imported interface has no provider now (calls fail
+    /// until one appears): the spec's `allow_unresolved`, or a restart,
+    /// where providers may simply not be loaded yet.
+    pub allow_unresolved: bool,
 }
 
 /// An exported interface with the indices needed to call into it quickly.
@@ -146,6 +151,7 @@ impl Runtime {
             logs,
             gate,
             providers,
+            allow_unresolved,
         } = params;
         let shape = Shape::of(&self.engine, &component);
         shape.check(&spec.grants)?;
@@ -170,7 +176,7 @@ impl Runtime {
                 &name,
                 &shape.service_imports,
                 &providers,
-                spec.allow_unresolved,
+                allow_unresolved,
             )?;
             linker.instantiate_pre(&component)
         }
@@ -249,6 +255,17 @@ impl LoadedVersion {
     /// The deployment name as a shared string (cheap to clone).
     pub fn name_arc(&self) -> Arc<str> {
         self.name_arc.clone()
+    }
+
+    /// The context of a request or gateway call into this version: no
+    /// caller, depth 0, done by `deadline`.
+    pub fn root_call(&self, deadline: Instant) -> CallContext {
+        CallContext {
+            deployment: self.name_arc.clone(),
+            caller: None,
+            depth: 0,
+            deadline,
+        }
     }
 
     /// Hex sha256 of the component's bytes.

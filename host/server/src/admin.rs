@@ -438,12 +438,15 @@ async fn wit(
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
     state.platform.view(&actor, &raw)?;
-    let live = state.platform.live().get(&raw).ok_or_else(|| {
-        ApiError::new(404, "not_serving", format!("`{raw}` has no active version"))
-    })?;
-    let primary = live.primary().cloned().ok_or_else(|| {
-        ApiError::new(404, "not_serving", format!("`{raw}` has no active version"))
-    })?;
+    let live = state
+        .platform
+        .live()
+        .get(&raw)
+        .ok_or_else(|| ApiError::not_serving(404, "not_serving", &raw))?;
+    let primary = live
+        .primary()
+        .cloned()
+        .ok_or_else(|| ApiError::not_serving(404, "not_serving", &raw))?;
     let text = state.platform.exported_wit(&primary).await?;
     Ok((
         [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -458,9 +461,11 @@ async fn describe(
     Path(raw): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     state.platform.view(&actor, &raw)?;
-    let live = state.platform.live().get(&raw).ok_or_else(|| {
-        ApiError::new(404, "not_serving", format!("`{raw}` has no active version"))
-    })?;
+    let live = state
+        .platform
+        .live()
+        .get(&raw)
+        .ok_or_else(|| ApiError::not_serving(404, "not_serving", &raw))?;
     Ok(axum::Json(gateway::describe(&state.platform, &live).await?))
 }
 
@@ -471,8 +476,10 @@ async fn rpc(
     body: Bytes,
 ) -> Result<axum::Json<Value>, ApiError> {
     state.platform.view(&actor, &raw)?;
-    let live = state.platform.live().get(&raw).ok_or_else(|| {
-        ApiError::new(404, "not_serving", format!("`{raw}` has no active version"))
-    })?;
+    let live = state
+        .platform
+        .live()
+        .get(&raw)
+        .ok_or_else(|| ApiError::not_serving(404, "not_serving", &raw))?;
     Ok(axum::Json(gateway::call(&live, &call, &body).await?))
 }

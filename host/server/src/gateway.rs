@@ -24,8 +24,8 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
+use wharf_runtime::LoadedVersion;
 use wharf_runtime::inspect::Interface;
-use wharf_runtime::{CallContext, LoadedVersion};
 use wharf_spec::External;
 
 /// Largest JSON request body the gateway reads.
@@ -103,13 +103,10 @@ pub fn find_interface<'a>(version: &'a LoadedVersion, id: &str) -> Result<&'a In
 
 /// Calls `interface/function` of `deployment` with JSON arguments.
 pub async fn call(deployment: &LiveDeployment, path: &str, body: &[u8]) -> Result<Value, ApiError> {
-    let version = deployment.pick().cloned().ok_or_else(|| {
-        ApiError::new(
-            503,
-            "no_version",
-            format!("`{}` has no active version", deployment.name),
-        )
-    })?;
+    let version = deployment
+        .pick()
+        .cloned()
+        .ok_or_else(|| ApiError::not_serving(503, "no_version", deployment.name.as_str()))?;
     let (interface_id, function) = path.rsplit_once('/').ok_or_else(|| {
         ApiError::new(
             404,
@@ -149,12 +146,7 @@ pub async fn call(deployment: &LiveDeployment, path: &str, body: &[u8]) -> Resul
         func.ty.params().map(|(n, t)| (n.to_string(), t)).collect();
     let args = json::arguments(&arguments, &params).map_err(argument_error)?;
     let started = Instant::now();
-    let call = CallContext {
-        deployment: version.name().as_str().into(),
-        caller: None,
-        depth: 0,
-        deadline: started + version.spec().limits.timeout.duration(),
-    };
+    let call = version.root_call(started + version.spec().limits.timeout.duration());
     let results = version
         .call_export(call, &interface.name, function, &args)
         .await
@@ -175,13 +167,10 @@ pub async fn call(deployment: &LiveDeployment, path: &str, body: &[u8]) -> Resul
 
 /// Describes what `deployment` exports.
 pub async fn describe(platform: &Platform, deployment: &LiveDeployment) -> Result<Value, ApiError> {
-    let version = deployment.primary().cloned().ok_or_else(|| {
-        ApiError::new(
-            503,
-            "no_version",
-            format!("`{}` has no active version", deployment.name),
-        )
-    })?;
+    let version = deployment
+        .primary()
+        .cloned()
+        .ok_or_else(|| ApiError::not_serving(503, "no_version", deployment.name.as_str()))?;
     let wit = platform.exported_wit(&version).await.unwrap_or_else(|e| {
         tracing::warn!(deployment = %deployment.name, error = %e, "could not render WIT");
         String::new()

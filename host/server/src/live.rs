@@ -356,6 +356,7 @@ mod tests {
                         spec: Arc::new(DeploymentSpec::default()),
                         logs: logs.clone(),
                         providers: Arc::new(NoProviders),
+                        allow_unresolved: false,
                     },
                 )
                 .unwrap()

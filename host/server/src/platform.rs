@@ -49,6 +49,18 @@ impl ApiError {
         }
     }
 
+    /// `name` exists but no version serves (e.g. all were uploaded with
+    /// `activate=false`). The status and code depend on the surface.
+    pub fn not_serving(status: u16, code: &'static str, name: &str) -> Self {
+        Self::new(
+            status,
+            code,
+            format!(
+                "`{name}` has no active version; activate one with `wharf activate {name} VERSION` (`wharf versions {name}` lists them)"
+            ),
+        )
+    }
+
     fn not_found(name: &str) -> Self {
         Self::new(404, "not_found", format!("no deployment named `{name}`"))
     }
@@ -350,11 +362,15 @@ impl Platform {
         record: &DeploymentRecord,
         digest: &str,
         spec: Arc<DeploymentSpec>,
+        startup: bool,
     ) -> VersionParams {
         VersionParams {
             name: record.name.clone(),
             digest: digest.to_string(),
             gate: self.gate(&record.name, spec.limits.max_concurrency),
+            // Providers were checked when this was deployed; at start-up they
+            // may simply not be loaded yet. Calls resolve when they happen.
+            allow_unresolved: spec.allow_unresolved || startup,
             spec,
             logs: self.logs(&record.name),
             providers: self.providers.clone(),
@@ -370,13 +386,7 @@ impl Platform {
         startup: bool,
     ) -> Result<Arc<LiveDeployment>, ApiError> {
         let current = self.live.get(record.name.as_str());
-        let mut spec = record.spec.clone();
-        if startup {
-            // Providers were checked when this was deployed; at start-up they
-            // may simply not be loaded yet. Calls resolve when they happen.
-            spec.allow_unresolved = true;
-        }
-        let spec = Arc::new(spec);
+        let spec = Arc::new(record.spec.clone());
         let mut traffic = Vec::new();
         for entry in &record.traffic {
             let reuse = fresh
@@ -394,8 +404,10 @@ impl Platform {
                 Some(v) => v,
                 None => {
                     let (component, _) = self.compiled(&entry.digest).await?;
-                    self.runtime
-                        .prepare(component, self.params(record, &entry.digest, spec.clone()))?
+                    self.runtime.prepare(
+                        component,
+                        self.params(record, &entry.digest, spec.clone(), startup),
+                    )?
                 }
             };
             traffic.push((version, entry.weight));
@@ -551,9 +563,10 @@ impl Platform {
         };
         let spec_changed = record.spec != spec;
         record.spec = spec.clone();
-        let version = self
-            .runtime
-            .prepare(component, self.params(&record, &digest, Arc::new(spec)))?;
+        let version = self.runtime.prepare(
+            component,
+            self.params(&record, &digest, Arc::new(spec), false),
+        )?;
 
         let compile_ms = compile_time.map(|d| d.as_millis() as u64).unwrap_or(0);
         if record.version(&digest).is_none_or(|v| v.digest != digest) {
